@@ -1,0 +1,31 @@
+# The contract between the README, CI and a developer. Each target is a line or two.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PYTHON ?= $(shell command -v python3.12 || echo python3)
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/symbiosis
+CELERY_BROKER_URL_TEST ?= redis://127.0.0.1:6379/9
+
+.PHONY: install run test lint bench clean
+
+.venv/installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: .venv/installed
+
+run: install  ## the embedded demo on http://127.0.0.1:8000 (SQLite and in-process tasks unless configured)
+	bash scripts/run_demo.sh
+
+test: install  ## the whole suite, as .ci/run calls it
+	DATABASE_URL=$(DATABASE_URL) CELERY_BROKER_URL=$(CELERY_BROKER_URL_TEST) bash scripts/test.sh
+
+lint: install
+	$(PY) -m ruff format --check . && $(PY) -m ruff check .
+
+bench: install
+	DJANGO_SETTINGS_MODULE=symbiosis.settings_test DATABASE_URL=$(DATABASE_URL) $(PY) manage.py bench_matching
+
+clean:
+	rm -rf .venv var
