@@ -287,7 +287,9 @@ class ListingQuerySet(models.QuerySet):
 class Listing(TimeStampedModel):
     """What offers and demands share. Quantities are stored as entered and per year."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="%(class)ss")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="%(class)ss"
+    )
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="%(class)ss")
     ref = models.CharField(max_length=80, blank=True, help_text="The importer's stable key.")
     title = models.CharField(max_length=200)
@@ -347,18 +349,24 @@ def _listing_constraints(model: str) -> list[models.BaseConstraint]:
             condition=Q(resource_type__in=ResourceType.values),
             name=f"listings_{model}_resource_type_valid",
         ),
-        models.CheckConstraint(condition=Q(unit__in=Unit.values), name=f"listings_{model}_unit_valid"),
+        models.CheckConstraint(
+            condition=Q(unit__in=Unit.values), name=f"listings_{model}_unit_valid"
+        ),
         models.CheckConstraint(
             condition=Q(frequency__in=Frequency.values), name=f"listings_{model}_frequency_valid"
         ),
-        models.CheckConstraint(condition=Q(version__gte=1), name=f"listings_{model}_version_positive"),
+        models.CheckConstraint(
+            condition=Q(version__gte=1), name=f"listings_{model}_version_positive"
+        ),
         models.CheckConstraint(
             condition=Q(available_from__isnull=True)
             | Q(available_until__isnull=True)
             | Q(available_until__gte=models.F("available_from")),
             name=f"listings_{model}_window_ordered",
         ),
-        models.UniqueConstraint(fields=["ref"], condition=~Q(ref=""), name=f"listings_{model}_ref_unique"),
+        models.UniqueConstraint(
+            fields=["ref"], condition=~Q(ref=""), name=f"listings_{model}_ref_unique"
+        ),
     ]
 
 
@@ -395,7 +403,9 @@ class Offer(Listing):
     waste_status = models.CharField(
         max_length=12, choices=WasteStatus.choices, default=WasteStatus.UNKNOWN
     )
-    status_evidence = models.CharField(max_length=16, choices=Evidence.choices, default=Evidence.NONE)
+    status_evidence = models.CharField(
+        max_length=16, choices=Evidence.choices, default=Evidence.NONE
+    )
     list_class = models.CharField(max_length=8, choices=ListClass.choices, blank=True)
     basel_code = models.CharField(max_length=12, blank=True)
     hazardous = models.BooleanField(default=False)
@@ -417,7 +427,9 @@ class Offer(Listing):
         constraints = [
             *_listing_constraints("offer"),
             models.CheckConstraint(
-                condition=Q(waste_status__in=["waste", "by_product", "end_of_waste", "product", "unknown"]),
+                condition=Q(
+                    waste_status__in=["waste", "by_product", "end_of_waste", "product", "unknown"]
+                ),
                 name="listings_offer_waste_status_valid",
             ),
         ]

@@ -8,7 +8,6 @@ from listings.models import Demand, Offer, Organization
 from symbiosis.db import TimeStampedModel
 
 
-
 def _unit_interval(field: str, name: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(**{f"{field}__gte": 0}) & Q(**{f"{field}__lte": 1}), name=name
@@ -170,7 +169,9 @@ class Prospect(TimeStampedModel):
             ),
             _unit_interval("score", "matching_prospect_score_range"),
             _unit_interval("sector_score", "matching_prospect_sector_score_range"),
-            models.CheckConstraint(condition=Q(rank__gte=1), name="matching_prospect_rank_positive"),
+            models.CheckConstraint(
+                condition=Q(rank__gte=1), name="matching_prospect_rank_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,7 +239,9 @@ class MatchingRunChunk(models.Model):
     class Meta:
         ordering = ["run", "index"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "index"], name="matching_matchingrunchunk_unique"),
+            models.UniqueConstraint(
+                fields=["run", "index"], name="matching_matchingrunchunk_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(last_offer_id__gte=models.F("first_offer_id")),
                 name="matching_matchingrunchunk_range_ordered",
