@@ -4,8 +4,9 @@
 # Celery worker (and beat) beside the web server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=.venv/bin/python
-mkdir -p var
+PY="${PYTHON_BIN:-.venv/bin/python}"
+VAR_DIR="${SYMBIOSIS_VAR_DIR:-var}"
+mkdir -p "$VAR_DIR"
 if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
   # A throwaway key for this demo only; production sets its own.
   DJANGO_SECRET_KEY=$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')
@@ -25,7 +26,7 @@ trap cleanup EXIT INT TERM
 if [ -n "${CELERY_BROKER_URL:-}" ]; then
   .venv/bin/celery -A symbiosis worker --loglevel=INFO --concurrency=2 &
   pids+=($!)
-  .venv/bin/celery -A symbiosis beat --loglevel=INFO --schedule var/celerybeat-schedule &
+  .venv/bin/celery -A symbiosis beat --loglevel=INFO --schedule "$VAR_DIR/celerybeat-schedule" &
   pids+=($!)
 fi
 echo "Symbiosis Exchange demo on http://127.0.0.1:${PORT}/ (logins in README.md)"

@@ -1,0 +1,1049 @@
+"""Pure scoring of an offer (a residue) against a demand (an input).
+
+Standard library, NumPy and SciPy only: no Django, no I/O, no clock, no randomness. Time arrives
+as the ``today`` argument. Every stored score records ``SCORING_VERSION``.
+
+The formula in words
+--------------------
+A pair first passes the **hard filters**. Each one sets a component to 0, and ``vetoed_by``
+names the first that failed, in this order: ``resource_type`` (material, energy and water never
+mix; material component 0), ``unit`` (the base units differ; quantity 0), ``material`` (nothing
+links the two materials; material 0), ``distance`` (the route is longer than the demand's maximum,
+by default 500 km for material, 50 km for water and 10 km for energy, because heat and steam go
+a few km; distance 0), ``hazardous`` (a hazardous offer goes only to a demand that accepts
+hazardous material *and* holds a permit; legal 0), ``legal`` (the shipment is prohibited; legal
+0), ``expired`` (the offer's window ended before today; timing 0) and ``timing`` (the windows,
+both cut to start today, do not overlap; timing 0).
+
+Then five **components**, each in [0, 1]:
+
+* *material*: the strongest structural link, with the description similarity blended in.
+  By List of Waste code: the same code 1.0; the offer's code is one the demand accepts 0.95;
+  the offer's code falls under a 2- or 4-digit prefix the demand accepts 0.8; the same
+  sub-chapter (4 digits) 0.75; the same chapter (2 digits) 0.4. By category path (root to
+  leaf): the same leaf 0.9; one category contains the other, or the demand accepts a category on
+  the offer's path, 0.8; the same top-level family 0.35. By thesaurus concept: if the listings
+  share a concept and the Jaccard index J of their concept sets is at least 0.2, 0.7 + 0.2 J.
+  The structural score is the maximum of these. A description similarity t of at least 0.3 can
+  stand on its own at 0.8 t. With ``base`` the larger of the two, material is
+  ``base + 0.2 t (1 - base)`` (text lifts a link, never creates one below 0.3), and 0 when
+  ``base`` is 0.
+* *quantity*: the coverage c = min(offer, demand) / demand scores sqrt(c); below 2 % of the
+  demand it falls further in proportion (c / 0.02: not worth a truck); an offer below the
+  demand's stated minimum halves it.
+* *distance*: exp(-km / scale), 1 at 0 km and never increasing, with a scale of 150 km for
+  material, 20 km for water and 3 km for energy (the demand's resource type).
+* *legal*: the legal score of the shipment procedure (1 = no procedure, 0 = prohibited),
+  computed outside; 0 for a hazardous offer the demand may not take.
+* *timing*: exp(-days until both are available / 365); 1 when both are available today.
+
+The **score** is the weighted geometric mean of the components (material 0.35, distance 0.25,
+quantity 0.15, legal 0.15, timing 0.10), so a single 0 vetoes the pair.
+
+Two forms compute the same thing: ``score_pair`` is the readable specification; ``score_matrix``
+(and the flat ``score_pairs`` the candidate engine uses) is the vectorised form, and a test holds
+them equal to 1e-9 on every component.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
+
+SCORING_VERSION: Final = "2026.11.1"
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+EARTH_RADIUS_KM: Final = 6371.0088  # IUGG mean Earth radius
+
+
+class ResourceType(StrEnum):
+    MATERIAL = "material"
+    ENERGY = "energy"
+    WATER = "water"
+
+
+class BaseUnit(StrEnum):
+    TONNE = "t"
+    CUBIC_METRE = "m3"
+    MEGAWATT_HOUR = "MWh"
+
+
+class Veto(StrEnum):
+    """Hard filters, in the order ``vetoed_by`` reports them."""
+
+    RESOURCE_TYPE = "resource_type"
+    UNIT = "unit"
+    MATERIAL = "material"
+    DISTANCE = "distance"
+    HAZARDOUS = "hazardous"
+    LEGAL = "legal"
+    EXPIRED = "expired"
+    TIMING = "timing"
+
+
+class MaterialRule(StrEnum):
+    """Which rule gave the material score (strongest first; ties go to the earlier rule)."""
+
+    SAME_CODE = "same_code"
+    ACCEPTED_CODE = "accepted_code"
+    ACCEPTED_PREFIX = "accepted_prefix"
+    SAME_SUBCHAPTER = "same_subchapter"
+    SAME_CHAPTER = "same_chapter"
+    SAME_CATEGORY = "same_category"
+    PARENT_CATEGORY = "parent_category"
+    ACCEPTED_CATEGORY = "accepted_category"
+    SAME_FAMILY = "same_family"
+    SYNONYM = "synonym"
+    SIMILAR_TEXT = "similar_text"
+    NONE = "none"
+
+
+_RESOURCE_CODES: Final[tuple[ResourceType, ...]] = tuple(ResourceType)
+_UNIT_CODES: Final[tuple[BaseUnit, ...]] = tuple(BaseUnit)
+
+DEFAULT_MAX_DISTANCE_KM: Final[Mapping[str, float]] = {
+    ResourceType.MATERIAL: 500.0,  # bulk materials travel hundreds of km
+    ResourceType.WATER: 50.0,  # water tens of km
+    ResourceType.ENERGY: 10.0,  # heat and steam go a few km
+}
+DISTANCE_SCALE_KM: Final[Mapping[str, float]] = {
+    ResourceType.MATERIAL: 150.0,
+    ResourceType.WATER: 20.0,
+    ResourceType.ENERGY: 3.0,
+}
+
+# Material rule scores.
+SAME_CODE: Final = 1.0
+ACCEPTED_CODE: Final = 0.95
+ACCEPTED_PREFIX: Final = 0.8
+SAME_SUBCHAPTER: Final = 0.75
+SAME_CHAPTER: Final = 0.4
+SAME_CATEGORY: Final = 0.9
+PARENT_CATEGORY: Final = 0.8
+ACCEPTED_CATEGORY: Final = 0.8
+SAME_FAMILY: Final = 0.35
+CONCEPT_MIN_JACCARD: Final = 0.2
+CONCEPT_BASE: Final = 0.7
+CONCEPT_SPAN: Final = 0.2
+TEXT_MIN: Final = 0.3  # below this, text only lifts a structural link
+TEXT_WEIGHT: Final = 0.8  # text alone reaches at most 0.8
+TEXT_BOOST: Final = 0.2  # share of the remaining gap text can close
+
+# Quantity.
+TINY_SHARE: Final = 0.02  # below 2 % of the demand: not worth a truck
+BELOW_MINIMUM_FACTOR: Final = 0.5
+
+# Timing.
+TIMING_DECAY_DAYS: Final = 365.0
+
+MAX_CATEGORY_DEPTH: Final = 15
+MAX_CONCEPTS: Final = 255
+
+_NO_DAY: Final = 1 << 40  # sentinel ordinal for an open window end
+_CODE_RE: Final = re.compile(r"\d{6}")
+_PREFIX_RE: Final = re.compile(r"\d{2}|\d{4}|\d{6}")
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Exponents of the weighted geometric mean. Each must be > 0; they are normalised."""
+
+    material: float = 0.35
+    distance: float = 0.25
+    quantity: float = 0.15
+    legal: float = 0.15
+    timing: float = 0.10
+
+    def __post_init__(self) -> None:
+        for name in ("material", "distance", "quantity", "legal", "timing"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"weight {name} must be a positive number, got {value!r}")
+
+    def normalised(self) -> tuple[float, float, float, float, float]:
+        """(material, quantity, distance, legal, timing), summing to 1."""
+        total = self.material + self.quantity + self.distance + self.legal + self.timing
+        return (
+            self.material / total,
+            self.quantity / total,
+            self.distance / total,
+            self.legal / total,
+            self.timing / total,
+        )
+
+
+DEFAULT_WEIGHTS: Final = Weights()
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs and outputs
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_low_code(raw: str) -> str:
+    """``"10 01 02*"`` → ``"100102"``; also accepts 2- and 4-digit prefixes. Raises ValueError."""
+    code = raw.replace(" ", "").replace("*", "").strip()
+    if code and not _PREFIX_RE.fullmatch(code):
+        raise ValueError(f"not a List of Waste code or prefix: {raw!r}")
+    return code
+
+
+def format_low_code(code: str) -> str:
+    """``"100102"`` → ``"10 01 02"``."""
+    return " ".join(code[i : i + 2] for i in range(0, len(code), 2))
+
+
+def _validate_listing(p: ListingProfile) -> None:
+    if p.resource_type not in _RESOURCE_CODES:
+        raise ValueError(f"listing {p.id}: unknown resource type {p.resource_type!r}")
+    if p.base_unit not in _UNIT_CODES:
+        raise ValueError(f"listing {p.id}: unknown base unit {p.base_unit!r}")
+    if p.low_code and not _CODE_RE.fullmatch(p.low_code):
+        raise ValueError(f"listing {p.id}: low_code must be 6 digits or empty, got {p.low_code!r}")
+    if len(p.category_path) > MAX_CATEGORY_DEPTH or any(not s for s in p.category_path):
+        raise ValueError(f"listing {p.id}: bad category path {p.category_path!r}")
+    if len(p.concepts) > MAX_CONCEPTS:
+        raise ValueError(f"listing {p.id}: more than {MAX_CONCEPTS} concepts")
+    if not (math.isfinite(p.annual_quantity) and p.annual_quantity > 0):
+        raise ValueError(f"listing {p.id}: annual_quantity must be > 0")
+    if not (-90.0 <= p.lat <= 90.0 and -180.0 <= p.lon <= 180.0):
+        raise ValueError(f"listing {p.id}: coordinates out of range")
+    if (
+        p.available_from is not None
+        and p.available_until is not None
+        and p.available_from > p.available_until
+    ):
+        raise ValueError(f"listing {p.id}: available_from is after available_until")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListingProfile:
+    """What scoring needs of an offer or a demand. Quantities are per year in the base unit."""
+
+    id: int
+    resource_type: str
+    low_code: str = ""
+    category_path: tuple[str, ...] = ()
+    concepts: frozenset[str] = frozenset()
+    annual_quantity: float
+    base_unit: str
+    lat: float
+    lon: float
+    available_from: date | None = None
+    available_until: date | None = None
+
+    def __post_init__(self) -> None:
+        _validate_listing(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OfferProfile(ListingProfile):
+    hazardous: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemandProfile(ListingProfile):
+    accepted_codes: frozenset[str] = frozenset()  # 6-digit codes or 2/4-digit prefixes
+    accepted_categories: frozenset[str] = frozenset()  # slugs; a slug accepts its descendants
+    annual_quantity_min: float | None = None
+    max_distance_km: float | None = None  # None: DEFAULT_MAX_DISTANCE_KM[resource_type]
+    accepts_hazardous: bool = False
+    has_permit: bool = False
+
+    def __post_init__(self) -> None:
+        _validate_listing(self)
+        for code in self.accepted_codes:
+            if not _PREFIX_RE.fullmatch(code):
+                raise ValueError(f"demand {self.id}: bad accepted code {code!r}")
+        if self.max_distance_km is not None and not self.max_distance_km >= 0:
+            raise ValueError(f"demand {self.id}: max_distance_km must be >= 0")
+        if self.annual_quantity_min is not None and not self.annual_quantity_min >= 0:
+            raise ValueError(f"demand {self.id}: annual_quantity_min must be >= 0")
+
+    @property
+    def max_km(self) -> float:
+        """The demand's maximum distance, or the default for its resource type."""
+        if self.max_distance_km is not None:
+            return self.max_distance_km
+        return DEFAULT_MAX_DISTANCE_KM[self.resource_type]
+
+
+@dataclass(frozen=True, slots=True)
+class PairContext:
+    """What is computed outside the pure code for one pair."""
+
+    distance_km: float
+    transport_mode: str = "road"
+    legal_score: float = 1.0  # 0 = prohibited
+    legal_label: str = ""  # e.g. "BE→NL green-listed: Annex VII document"
+    text_similarity: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    score: float
+    material: float
+    quantity: float
+    distance: float
+    legal: float
+    timing: float
+    vetoed_by: str | None
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialMatch:
+    score: float
+    rule: MaterialRule
+    detail: str  # the code, prefix, slug(s) or concepts that the rule used
+
+
+# --------------------------------------------------------------------------------------------
+# The readable specification
+# --------------------------------------------------------------------------------------------
+
+
+def _unit_interval(value: float) -> float:
+    return 0.0 if math.isnan(value) else min(1.0, max(0.0, value))
+
+
+def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[MaterialMatch]:
+    """Every structural rule that fires, in rule order."""
+    rules: list[MaterialMatch] = []
+    oc, dc = offer.low_code, demand.low_code
+    if oc:
+        if oc == dc:
+            rules.append(MaterialMatch(SAME_CODE, MaterialRule.SAME_CODE, oc))
+        if oc in demand.accepted_codes:
+            rules.append(MaterialMatch(ACCEPTED_CODE, MaterialRule.ACCEPTED_CODE, oc))
+        for prefix in (oc[:4], oc[:2]):
+            if prefix in demand.accepted_codes:
+                rules.append(MaterialMatch(ACCEPTED_PREFIX, MaterialRule.ACCEPTED_PREFIX, prefix))
+                break
+        if dc and oc[:4] == dc[:4]:
+            rules.append(MaterialMatch(SAME_SUBCHAPTER, MaterialRule.SAME_SUBCHAPTER, oc[:4]))
+        if dc and oc[:2] == dc[:2]:
+            rules.append(MaterialMatch(SAME_CHAPTER, MaterialRule.SAME_CHAPTER, oc[:2]))
+    op, dp = offer.category_path, demand.category_path
+    common = _common_prefix(op, dp)
+    if common and common == len(op) == len(dp):
+        rules.append(MaterialMatch(SAME_CATEGORY, MaterialRule.SAME_CATEGORY, op[-1]))
+    elif common and common == min(len(op), len(dp)):
+        outer, inner = (op, dp) if len(op) < len(dp) else (dp, op)
+        detail = f"{outer[-1]} includes {inner[-1]}"
+        rules.append(MaterialMatch(PARENT_CATEGORY, MaterialRule.PARENT_CATEGORY, detail))
+    accepted = [slug for slug in op if slug in demand.accepted_categories]
+    if accepted:
+        rules.append(MaterialMatch(ACCEPTED_CATEGORY, MaterialRule.ACCEPTED_CATEGORY, accepted[-1]))
+    if common:
+        rules.append(MaterialMatch(SAME_FAMILY, MaterialRule.SAME_FAMILY, op[0]))
+    shared = offer.concepts & demand.concepts
+    if shared:
+        jaccard = len(shared) / len(offer.concepts | demand.concepts)
+        if jaccard >= CONCEPT_MIN_JACCARD:
+            score = CONCEPT_BASE + CONCEPT_SPAN * jaccard
+            rules.append(MaterialMatch(score, MaterialRule.SYNONYM, ", ".join(sorted(shared))))
+    return rules
+
+
+def material_match(
+    offer: OfferProfile, demand: DemandProfile, text_similarity: float = 0.0
+) -> MaterialMatch:
+    """The material component and the rule that gave it (see the module docstring)."""
+    if offer.resource_type != demand.resource_type:
+        return MaterialMatch(0.0, MaterialRule.NONE, "")
+    t = _unit_interval(text_similarity)
+    best = MaterialMatch(0.0, MaterialRule.NONE, "")
+    for rule in _structural_rules(offer, demand):
+        if rule.score > best.score:
+            best = rule
+    text_alone = TEXT_WEIGHT * t if t >= TEXT_MIN else 0.0
+    if text_alone > best.score:
+        best = MaterialMatch(text_alone, MaterialRule.SIMILAR_TEXT, f"{t:.2f}")
+    if best.score <= 0.0:
+        return best
+    base = best.score
+    return MaterialMatch(base + TEXT_BOOST * t * (1.0 - base), best.rule, best.detail)
+
+
+def quantity_score(offer: ListingProfile, demand: DemandProfile) -> float:
+    """sqrt(coverage), scaled down below 2 % of the demand and halved below its minimum."""
+    if offer.base_unit != demand.base_unit:
+        return 0.0
+    coverage = min(offer.annual_quantity, demand.annual_quantity) / demand.annual_quantity
+    q = math.sqrt(coverage) * min(1.0, coverage / TINY_SHARE)
+    if (
+        demand.annual_quantity_min is not None
+        and offer.annual_quantity < demand.annual_quantity_min
+    ):
+        q *= BELOW_MINIMUM_FACTOR
+    return q
+
+
+def distance_score(distance_km: float, resource_type: str, max_km: float) -> float:
+    """exp(-km / scale) within the demand's maximum distance, else 0."""
+    if not (math.isfinite(distance_km) and distance_km <= max_km):
+        return 0.0
+    return math.exp(-max(distance_km, 0.0) / DISTANCE_SCALE_KM[resource_type])
+
+
+def _ordinal(day: date | None, open_end: int) -> int:
+    return open_end if day is None else day.toordinal()
+
+
+def timing_score(offer: ListingProfile, demand: ListingProfile, today: date) -> float:
+    """exp(-days until both are available / 365); 0 if expired or the windows miss each other."""
+    t0 = today.toordinal()
+    o_until = _ordinal(offer.available_until, _NO_DAY)
+    if o_until < t0:
+        return 0.0
+    start = max(
+        t0, _ordinal(offer.available_from, -_NO_DAY), _ordinal(demand.available_from, -_NO_DAY)
+    )
+    end = min(o_until, _ordinal(demand.available_until, _NO_DAY))
+    if start > end:
+        return 0.0
+    return math.exp(-(start - t0) / TIMING_DECAY_DAYS)
+
+
+def _hazard_blocked(offer: OfferProfile, demand: DemandProfile) -> bool:
+    return offer.hazardous and not (demand.accepts_hazardous and demand.has_permit)
+
+
+def combine(
+    material: float,
+    quantity: float,
+    distance: float,
+    legal: float,
+    timing: float,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> float:
+    """Weighted geometric mean; any 0 gives 0."""
+    parts = (material, quantity, distance, legal, timing)
+    if min(parts) <= 0.0:
+        return 0.0
+    return math.exp(sum(w * math.log(c) for w, c in zip(weights.normalised(), parts, strict=True)))
+
+
+def score_pair(
+    offer: OfferProfile,
+    demand: DemandProfile,
+    ctx: PairContext,
+    *,
+    today: date,
+    weights: Weights = DEFAULT_WEIGHTS,
+    subchapter_titles: Mapping[str, str] | None = None,
+) -> PairScore:
+    """Score one pair, with its explanation. The readable specification of ``score_matrix``."""
+    material = material_match(offer, demand, ctx.text_similarity).score
+    quantity = quantity_score(offer, demand)
+    distance = distance_score(ctx.distance_km, demand.resource_type, demand.max_km)
+    hazard_blocked = _hazard_blocked(offer, demand)
+    legal = 0.0 if hazard_blocked else _unit_interval(ctx.legal_score)
+    timing = timing_score(offer, demand, today)
+    expired = offer.available_until is not None and offer.available_until < today
+    failed = (
+        (Veto.RESOURCE_TYPE, offer.resource_type != demand.resource_type),
+        (Veto.UNIT, quantity == 0.0),
+        (Veto.MATERIAL, material == 0.0),
+        (Veto.DISTANCE, distance == 0.0),
+        (Veto.HAZARDOUS, hazard_blocked),
+        (Veto.LEGAL, legal == 0.0),
+        (Veto.EXPIRED, expired),
+        (Veto.TIMING, timing == 0.0),
+    )
+    vetoed_by = next((str(name) for name, hit in failed if hit), None)
+    score = combine(material, quantity, distance, legal, timing, weights)
+    partial = PairScore(score, material, quantity, distance, legal, timing, vetoed_by, "")
+    explanation = explain(offer, demand, ctx, partial, subchapter_titles=subchapter_titles)
+    return PairScore(score, material, quantity, distance, legal, timing, vetoed_by, explanation)
+
+
+# --------------------------------------------------------------------------------------------
+# Explanations (only for kept pairs)
+# --------------------------------------------------------------------------------------------
+
+
+def _title(code: str, titles: Mapping[str, str] | None) -> str:
+    if not titles or code not in titles:
+        return ""
+    text = titles[code].strip()
+    return f" ({text[:1].lower()}{text[1:]})" if text else ""
+
+
+def describe_material(
+    offer: OfferProfile,
+    demand: DemandProfile,
+    text_similarity: float = 0.0,
+    *,
+    subchapter_titles: Mapping[str, str] | None = None,
+) -> str:
+    """Which rule gave the material score, in plain words.
+
+    ``subchapter_titles`` maps 4-digit sub-chapter codes (and optionally 2-digit chapters) to
+    their List of Waste titles; without it only the codes are named.
+    """
+    match = material_match(offer, demand, text_similarity)
+    detail = match.detail
+    match match.rule:
+        case MaterialRule.SAME_CODE:
+            return f"same code {format_low_code(detail)}"
+        case MaterialRule.ACCEPTED_CODE:
+            return f"accepted code {format_low_code(detail)}"
+        case MaterialRule.ACCEPTED_PREFIX:
+            titled = _title(detail, subchapter_titles)
+            return f"accepted code group {format_low_code(detail)}{titled}"
+        case MaterialRule.SAME_SUBCHAPTER:
+            titled = _title(detail, subchapter_titles)
+            return f"same sub-chapter {format_low_code(detail)}{titled}"
+        case MaterialRule.SAME_CHAPTER:
+            return f"same chapter {detail}{_title(detail, subchapter_titles)}"
+        case MaterialRule.SAME_CATEGORY:
+            return f"same category {detail}"
+        case MaterialRule.PARENT_CATEGORY:
+            return f"category {detail}"
+        case MaterialRule.ACCEPTED_CATEGORY:
+            return f"accepted category {detail}"
+        case MaterialRule.SAME_FAMILY:
+            return f"same family {detail}"
+        case MaterialRule.SYNONYM:
+            return f"synonym {detail}"
+        case MaterialRule.SIMILAR_TEXT:
+            return f"similar description ({detail} text similarity)"
+        case _:
+            return "no material link"
+
+
+def _km(value: float) -> str:
+    return f"{value:.1f} km" if value < 10 else f"{value:.0f} km"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.1f}%" if share < 0.01 else f"{share * 100:.0f}%"
+
+
+def _veto_reason(veto: str, offer: OfferProfile, demand: DemandProfile, ctx: PairContext) -> str:
+    match veto:
+        case Veto.RESOURCE_TYPE:
+            return f"resource types differ ({offer.resource_type} vs {demand.resource_type})"
+        case Veto.UNIT:
+            return f"units differ ({offer.base_unit} vs {demand.base_unit})"
+        case Veto.MATERIAL:
+            return "no material link"
+        case Veto.DISTANCE:
+            return f"{_km(ctx.distance_km)} exceeds the demand's {_km(demand.max_km)} limit"
+        case Veto.HAZARDOUS:
+            return "hazardous offer, but the demand may not receive hazardous waste"
+        case Veto.LEGAL:
+            return f"shipment prohibited{f' ({ctx.legal_label})' if ctx.legal_label else ''}"
+        case Veto.EXPIRED:
+            return f"offer expired on {offer.available_until}"
+        case _:
+            return "availability windows do not overlap"
+
+
+def explain(
+    offer: OfferProfile,
+    demand: DemandProfile,
+    ctx: PairContext,
+    score: PairScore,
+    *,
+    subchapter_titles: Mapping[str, str] | None = None,
+) -> str:
+    """Plain words for a facilitator, e.g. "same sub-chapter 10 01; 38 km by road; covers 80%
+    of the demand; BE→NL green-listed: Annex VII document"."""
+    parts: list[str] = []
+    if score.vetoed_by is not None:
+        parts.append(f"vetoed: {_veto_reason(score.vetoed_by, offer, demand, ctx)}")
+    if score.material > 0:
+        parts.append(
+            describe_material(
+                offer, demand, ctx.text_similarity, subchapter_titles=subchapter_titles
+            )
+        )
+    if score.vetoed_by != Veto.DISTANCE:
+        parts.append(f"{_km(ctx.distance_km)} by {ctx.transport_mode}")
+    if score.quantity > 0:
+        share = min(offer.annual_quantity, demand.annual_quantity) / demand.annual_quantity
+        if share >= 1.0:
+            parts.append("covers all of the demand")
+        elif share < TINY_SHARE:
+            parts.append(f"covers only {_percent(share)} of the demand: not worth a truck")
+        else:
+            parts.append(f"covers {_percent(share)} of the demand")
+        minimum = demand.annual_quantity_min
+        if minimum is not None and offer.annual_quantity < minimum:
+            parts.append(f"below the demand's minimum of {minimum:g} {demand.base_unit}/year")
+    if 0 < score.timing < 1:
+        days = round(-TIMING_DECAY_DAYS * math.log(score.timing))
+        when = f"{days} days" if days < 60 else f"about {round(days / 30.4)} months"
+        parts.append(f"available in {when}")
+    if ctx.legal_label and score.vetoed_by != Veto.LEGAL:
+        parts.append(ctx.legal_label)
+    return "; ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Column batches and pair keys
+# --------------------------------------------------------------------------------------------
+# Every listing emits string keys. An offer emits its code at three lengths ("c2:10",
+# "c4:1001", "c6:100102"), each prefix of its category path ("p:minerals", "p:minerals/ashes"),
+# each slug on the path ("s:ashes") and its concepts ("k:fly_ash"), all with weight 1. A demand
+# emits the same kinds of key, weighted by the role they play, so that the sparse product
+# offers × keys × demands gives, per pair, a packed int64:
+#   bits 0-7   shared concepts (count)
+#   bits 8-11  length of the common category prefix
+#   bits 12-15 accepted categories on the offer's path (count)
+#   bits 16-21 code roles: own chapter, own sub-chapter, own code, accepted 2-, 4-, 6-digit.
+# A pair with a nonzero product shares a key: that is the candidate engine's blocking, and any
+# pair whose structural material score is > 0 has one.
+
+_CONCEPT: Final = 1
+_PATH: Final = 1 << 8
+_ACCEPTED_CATEGORY: Final = 1 << 12
+_OWN2, _OWN4, _OWN6 = 1 << 16, 1 << 17, 1 << 18
+_ACC2, _ACC4, _ACC6 = 1 << 19, 1 << 20, 1 << 21
+_PATH_SEP: Final = "\x1f"
+
+
+def _listing_keys(p: ListingProfile, demand: DemandProfile | None) -> dict[str, int]:
+    keys: dict[str, int] = {}
+
+    def add(key: str, weight: int) -> None:
+        keys[key] = keys.get(key, 0) | weight
+
+    code = p.low_code
+    if code:
+        add("c2:" + code[:2], _OWN2 if demand else 1)
+        add("c4:" + code[:4], _OWN4 if demand else 1)
+        add("c6:" + code, _OWN6 if demand else 1)
+    path = p.category_path
+    for level in range(1, len(path) + 1):
+        add("p:" + _PATH_SEP.join(path[:level]), _PATH if demand else 1)
+    for concept in p.concepts:
+        add("k:" + concept, _CONCEPT)
+    if demand is None:
+        for slug in path:
+            add("s:" + slug, 1)
+    else:
+        for accepted in demand.accepted_codes:
+            add(f"c{len(accepted)}:{accepted}", {2: _ACC2, 4: _ACC4, 6: _ACC6}[len(accepted)])
+        for slug in demand.accepted_categories:
+            add("s:" + slug, _ACCEPTED_CATEGORY)
+    return keys
+
+
+def _code_lut() -> FloatArray:
+    lut = np.zeros(64)
+    for bits in range(64):
+        best = 0.0
+        for bit, value in (
+            (_OWN6, SAME_CODE),
+            (_ACC6, ACCEPTED_CODE),
+            (_ACC4, ACCEPTED_PREFIX),
+            (_ACC2, ACCEPTED_PREFIX),
+            (_OWN4, SAME_SUBCHAPTER),
+            (_OWN2, SAME_CHAPTER),
+        ):
+            if bits & (bit >> 16):
+                best = max(best, value)
+        lut[bits] = best
+    return lut
+
+
+def _structure_lut() -> FloatArray:
+    """Material score without concepts and text.
+
+    Indexed by code bits (6) | accepted category (1) | common prefix (4) | offer depth (4) |
+    demand depth (4).
+    """
+    index = np.arange(1 << 19, dtype=np.int64)
+    code = _code_lut()[index >> 13]
+    accepted = (index >> 12) & 1
+    common = (index >> 8) & 15
+    do = (index >> 4) & 15
+    dd = index & 15
+    category = np.where(
+        common == 0,
+        0.0,
+        np.where(
+            (common == do) & (common == dd),
+            SAME_CATEGORY,
+            np.where(common == np.minimum(do, dd), PARENT_CATEGORY, SAME_FAMILY),
+        ),
+    )
+    category = np.where(accepted > 0, np.maximum(category, ACCEPTED_CATEGORY), category)
+    return np.maximum(code, category)
+
+
+_STRUCTURE_LUT: Final = _structure_lut()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ListingBatch:
+    """Column arrays of N listings (offers or demands), built once per batch.
+
+    ``code6``/``sub4``/``chapter`` are ints (-1 without a code), day windows are ordinals with
+    open ends at ±2**40, ``xyz`` are unit-sphere coordinates. The pair keys are a small CSR
+    structure over ``vocab`` (see the comment above ``_listing_keys``).
+    """
+
+    ids: IntArray
+    resource: npt.NDArray[np.int8]
+    unit: npt.NDArray[np.int8]
+    code6: IntArray
+    sub4: IntArray
+    chapter: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    x: FloatArray
+    y: FloatArray
+    z: FloatArray
+    quantity: FloatArray
+    depth: IntArray
+    n_concepts: IntArray
+    available_from: IntArray
+    available_until: IntArray
+    vocab: tuple[str, ...]
+    key_ptr: IntArray
+    key_ids: IntArray
+    key_weights: IntArray
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def xyz(self) -> FloatArray:
+        return np.column_stack((self.x, self.y, self.z))
+
+
+def _batch_columns(
+    profiles: Sequence[ListingProfile], demands: Sequence[DemandProfile] | None
+) -> dict[str, object]:
+    n = len(profiles)
+    vocab: dict[str, int] = {}
+    key_ptr = np.zeros(n + 1, dtype=np.int64)
+    key_ids: list[int] = []
+    key_weights: list[int] = []
+    for i, p in enumerate(profiles):
+        keys = _listing_keys(p, demands[i] if demands is not None else None)
+        for key, weight in keys.items():
+            key_ids.append(vocab.setdefault(key, len(vocab)))
+            key_weights.append(weight)
+        key_ptr[i + 1] = len(key_ids)
+    code6 = np.array([int(p.low_code) if p.low_code else -1 for p in profiles], dtype=np.int64)
+    has_code = code6 >= 0
+    lat = np.array([p.lat for p in profiles], dtype=np.float64)
+    lon = np.array([p.lon for p in profiles], dtype=np.float64)
+    phi, lam = np.radians(lat), np.radians(lon)
+    return {
+        "ids": np.array([p.id for p in profiles], dtype=np.int64),
+        "resource": np.array(
+            [_RESOURCE_CODES.index(ResourceType(p.resource_type)) for p in profiles], dtype=np.int8
+        ),
+        "unit": np.array(
+            [_UNIT_CODES.index(BaseUnit(p.base_unit)) for p in profiles], dtype=np.int8
+        ),
+        "code6": code6,
+        "sub4": np.where(has_code, code6 // 100, -1),
+        "chapter": np.where(has_code, code6 // 10000, -1),
+        "lat": lat,
+        "lon": lon,
+        "x": np.cos(phi) * np.cos(lam),
+        "y": np.cos(phi) * np.sin(lam),
+        "z": np.sin(phi),
+        "quantity": np.array([p.annual_quantity for p in profiles], dtype=np.float64),
+        "depth": np.array([len(p.category_path) for p in profiles], dtype=np.int64),
+        "n_concepts": np.array([len(p.concepts) for p in profiles], dtype=np.int64),
+        "available_from": np.array(
+            [_ordinal(p.available_from, -_NO_DAY) for p in profiles], dtype=np.int64
+        ),
+        "available_until": np.array(
+            [_ordinal(p.available_until, _NO_DAY) for p in profiles], dtype=np.int64
+        ),
+        "vocab": tuple(vocab),
+        "key_ptr": key_ptr,
+        "key_ids": np.array(key_ids, dtype=np.int64),
+        "key_weights": np.array(key_weights, dtype=np.int64),
+    }
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OfferBatch(ListingBatch):
+    hazardous: BoolArray
+
+    @classmethod
+    def from_profiles(cls, offers: Sequence[OfferProfile]) -> OfferBatch:
+        columns = _batch_columns(offers, None)
+        hazardous = np.array([o.hazardous for o in offers], dtype=np.bool_)
+        return cls(**columns, hazardous=hazardous)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DemandBatch(ListingBatch):
+    quantity_min: FloatArray  # NaN: no minimum
+    max_km: FloatArray
+    scale_km: FloatArray
+    hazard_ok: BoolArray  # accepts hazardous material and holds a permit
+
+    @classmethod
+    def from_profiles(cls, demands: Sequence[DemandProfile]) -> DemandBatch:
+        columns = _batch_columns(demands, demands)
+        return cls(
+            **columns,  # type: ignore[arg-type]
+            quantity_min=np.array(
+                [
+                    math.nan if d.annual_quantity_min is None else d.annual_quantity_min
+                    for d in demands
+                ],
+                dtype=np.float64,
+            ),
+            max_km=np.array([d.max_km for d in demands], dtype=np.float64),
+            scale_km=np.array(
+                [DISTANCE_SCALE_KM[d.resource_type] for d in demands], dtype=np.float64
+            ),
+            hazard_ok=np.array(
+                [d.accepts_hazardous and d.has_permit for d in demands], dtype=np.bool_
+            ),
+        )
+
+
+def key_incidence(
+    batch: ListingBatch, columns: Mapping[str, int], n_columns: int
+) -> sparse.csr_array:
+    """The N × n_columns weighted key matrix of ``batch`` in a shared key vocabulary.
+
+    Keys missing from ``columns`` are dropped: they cannot be shared.
+    """
+    mapping = np.array([columns.get(key, -1) for key in batch.vocab], dtype=np.int64)
+    cols = mapping[batch.key_ids] if len(batch.key_ids) else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(batch), dtype=np.int64), np.diff(batch.key_ptr))
+    keep = cols >= 0
+    return sparse.csr_array(
+        (batch.key_weights[keep], (rows[keep], cols[keep])), shape=(len(batch), n_columns)
+    )
+
+
+def joint_vocabulary(batches: Iterable[ListingBatch]) -> dict[str, int]:
+    vocab: dict[str, int] = {}
+    for batch in batches:
+        for key in batch.vocab:
+            vocab.setdefault(key, len(vocab))
+    return vocab
+
+
+def pair_encoding(offers: OfferBatch, demands: DemandBatch) -> IntArray:
+    """The dense N × M packed pair keys (0 where a pair shares no key)."""
+    vocab = joint_vocabulary((offers, demands))
+    a = key_incidence(offers, vocab, len(vocab))
+    b = key_incidence(demands, vocab, len(vocab))
+    return np.asarray((a @ b.T).toarray(), dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# The vectorised form, on flat pair arrays (oi[p], dj[p]) = offer and demand rows of pair p
+# --------------------------------------------------------------------------------------------
+
+
+def material_structure_pairs(
+    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, encoding: IntArray
+) -> FloatArray:
+    """Structural material score per pair (no text, and ignoring resource types)."""
+    index = (
+        ((encoding >> 3) & (63 << 13))
+        | (np.minimum((encoding >> 12) & 15, 1) << 12)
+        | (((encoding >> 8) & 15) << 8)
+        | (offers.depth[oi] << 4)
+        | demands.depth[dj]
+    )
+    structure = _STRUCTURE_LUT[index]
+    shared = encoding & 255
+    hit = np.flatnonzero(shared)
+    if hit.size:
+        inter = shared[hit]
+        union = offers.n_concepts[oi[hit]] + demands.n_concepts[dj[hit]] - inter
+        jaccard = inter / union
+        concept = np.where(
+            jaccard >= CONCEPT_MIN_JACCARD, CONCEPT_BASE + CONCEPT_SPAN * jaccard, 0.0
+        )
+        structure[hit] = np.maximum(structure[hit], concept)
+    return structure
+
+
+def material_pairs(structure: FloatArray, text: FloatArray | float) -> FloatArray:
+    """Blend description similarity into the structural score (same rule as material_match)."""
+    t = np.clip(np.nan_to_num(np.asarray(text, dtype=np.float64), nan=0.0), 0.0, 1.0)
+    base = np.maximum(structure, np.where(t >= TEXT_MIN, TEXT_WEIGHT * t, 0.0))
+    return np.where(base > 0, base + TEXT_BOOST * t * (1.0 - base), 0.0)
+
+
+def quantity_pairs(
+    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, *, same_unit: bool = False
+) -> FloatArray:
+    qo = offers.quantity[oi]
+    qd = demands.quantity[dj]
+    coverage = np.minimum(qo, qd) / qd
+    q = np.sqrt(coverage) * np.minimum(1.0, coverage / TINY_SHARE)
+    q = np.where(qo < demands.quantity_min[dj], q * BELOW_MINIMUM_FACTOR, q)
+    if not same_unit:
+        q = np.where(offers.unit[oi] == demands.unit[dj], q, 0.0)
+    return q
+
+
+def timing_pairs(
+    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, today: date
+) -> FloatArray:
+    t0 = today.toordinal()
+    o_until = offers.available_until[oi]
+    start = np.maximum(np.maximum(offers.available_from[oi], demands.available_from[dj]), t0)
+    end = np.minimum(o_until, demands.available_until[dj])
+    ok = (o_until >= t0) & (start <= end)
+    delay = start - t0
+    timing = ok.astype(np.float64)
+    late = np.flatnonzero(ok & (delay > 0))
+    if late.size:
+        timing[late] = np.exp(-delay[late] / TIMING_DECAY_DAYS)
+    return timing
+
+
+def legal_pairs(
+    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, legal: FloatArray | float
+) -> FloatArray:
+    value = np.clip(np.nan_to_num(np.asarray(legal, dtype=np.float64), nan=0.0), 0.0, 1.0)
+    blocked = offers.hazardous[oi] & ~demands.hazard_ok[dj]
+    return np.where(blocked, 0.0, value)
+
+
+def distance_pairs(demands: DemandBatch, dj: IntArray, distance_km: FloatArray) -> FloatArray:
+    d = np.asarray(distance_km, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        inside = np.isfinite(d) & (d <= demands.max_km[dj])
+        return np.where(inside, np.exp(-np.maximum(d, 0.0) / demands.scale_km[dj]), 0.0)
+
+
+def _log(values: FloatArray) -> FloatArray:
+    """log, computed only below 1 (log 1 = 0, log 0 = -inf)."""
+    out = np.zeros_like(values)
+    below = np.flatnonzero(values < 1.0)
+    if below.size:
+        with np.errstate(divide="ignore"):
+            out[below] = np.log(values[below])
+    return out
+
+
+def combine_pairs(
+    material: FloatArray,
+    quantity: FloatArray,
+    distance: FloatArray,
+    legal: FloatArray,
+    timing: FloatArray,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> FloatArray:
+    """Weighted geometric mean of component arrays; any 0 gives 0."""
+    wm, wq, wd, wl, wt = weights.normalised()
+    log_score = wm * _log(material)
+    log_score += wq * _log(quantity)
+    log_score += wd * _log(distance)
+    log_score += wl * _log(legal)
+    log_score += wt * _log(timing)
+    return np.exp(log_score)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScoreMatrix:
+    """N × M arrays; vetoed pairs have score 0."""
+
+    score: FloatArray
+    material: FloatArray
+    quantity: FloatArray
+    distance: FloatArray
+    legal: FloatArray
+    timing: FloatArray
+
+
+def score_pairs(
+    offers: OfferBatch,
+    demands: DemandBatch,
+    oi: IntArray,
+    dj: IntArray,
+    *,
+    encoding: IntArray,
+    distance_km: FloatArray,
+    legal_score: FloatArray,
+    text_similarity: FloatArray,
+    today: date,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> ScoreMatrix:
+    """Score flat pairs (1-D arrays, one entry per pair); ``encoding`` from the key product."""
+    material = material_pairs(
+        material_structure_pairs(offers, demands, oi, dj, encoding), text_similarity
+    )
+    material = np.where(offers.resource[oi] == demands.resource[dj], material, 0.0)
+    quantity = quantity_pairs(offers, demands, oi, dj)
+    distance = distance_pairs(demands, dj, distance_km)
+    legal = legal_pairs(offers, demands, oi, dj, legal_score)
+    timing = timing_pairs(offers, demands, oi, dj, today)
+    score = combine_pairs(material, quantity, distance, legal, timing, weights)
+    return ScoreMatrix(score, material, quantity, distance, legal, timing)
+
+
+def score_matrix(
+    offers: OfferBatch,
+    demands: DemandBatch,
+    *,
+    distance_km: npt.ArrayLike,
+    legal_score: npt.ArrayLike,
+    text_similarity: npt.ArrayLike,
+    today: date,
+    weights: Weights = DEFAULT_WEIGHTS,
+) -> ScoreMatrix:
+    """Score every offer against every demand. The context arrays are N × M (or broadcast)."""
+    n, m = len(offers), len(demands)
+    shape = (n, m)
+
+    def full(values: npt.ArrayLike) -> FloatArray:
+        return np.broadcast_to(np.asarray(values, dtype=np.float64), shape).ravel()
+
+    oi = np.repeat(np.arange(n, dtype=np.int64), m)
+    dj = np.tile(np.arange(m, dtype=np.int64), n)
+    flat = score_pairs(
+        offers,
+        demands,
+        oi,
+        dj,
+        encoding=pair_encoding(offers, demands).ravel(),
+        distance_km=full(distance_km),
+        legal_score=full(legal_score),
+        text_similarity=full(text_similarity),
+        today=today,
+        weights=weights,
+    )
+    return ScoreMatrix(
+        flat.score.reshape(shape),
+        flat.material.reshape(shape),
+        flat.quantity.reshape(shape),
+        flat.distance.reshape(shape),
+        flat.legal.reshape(shape),
+        flat.timing.reshape(shape),
+    )

@@ -1,0 +1,151 @@
+"""Matching services on the real database: matches appear, edits replace them, reviewed
+matches are never touched, and running twice writes the same rows."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Q
+
+from listings import services as listing_services
+from listings.models import Demand, Offer
+from matching.models import Match, MatchingRun, Stage
+from matching.services import (
+    listings_sweep,
+    matches_refresh_for_listing,
+    matching_run_chunk_process,
+    matching_run_start,
+)
+from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows() -> list[tuple]:
+    return sorted(
+        Match.objects.values_list(
+            "offer_id",
+            "demand_id",
+            "score",
+            "material_score",
+            "distance_km",
+            "legal_procedure",
+            "explanation",
+        )
+    )
+
+
+@pytest.fixture
+def fly_ash_pair() -> tuple[Offer, Demand]:
+    power = OrganizationFactory(name="Power NL")
+    cement = OrganizationFactory(name="Cement BE", country_id="BE")
+    offer = OfferFactory(
+        organization=power,
+        site=SiteFactory(organization=power),
+        title="Pulverised fuel ash",
+        description="dry fly ash, silo",
+    )
+    demand = DemandFactory(
+        organization=cement,
+        site=SiteFactory(
+            organization=cement, country_id="BE", city="Antwerpen", lat=51.27, lon=4.36
+        ),
+        title="Fly ash for clinker",
+    )
+    demand.accepted_codes.set(["100102"])
+    return offer, demand
+
+
+def test_refresh_writes_an_explained_match(fly_ash_pair: tuple[Offer, Demand]) -> None:
+    offer, demand = fly_ash_pair
+    assert (
+        matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version) == 1
+    )
+    match = Match.objects.get()
+    assert (match.offer_id, match.demand_id) == (offer.pk, demand.pk)
+    assert 0 < match.score <= 1
+    assert match.material_score == pytest.approx(1.0)
+    assert 60 < match.distance_km < 160
+    assert match.legal_procedure != "prohibited"
+    assert "same" in match.explanation
+    assert "km" in match.explanation
+    assert "NL→BE" in match.explanation
+    offer.refresh_from_db()
+    assert not offer.needs_matching
+    assert offer.matched_version == offer.version
+
+
+def test_refresh_twice_writes_identical_rows(fly_ash_pair: tuple[Offer, Demand]) -> None:
+    offer, demand = fly_ash_pair
+    matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version)
+    first = _rows()
+    matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version)
+    matches_refresh_for_listing(kind="demand", listing_id=demand.pk, version=demand.version)
+    assert _rows() == first
+    assert Match.objects.count() == 1
+
+
+def test_stale_version_is_a_no_op(fly_ash_pair: tuple[Offer, Demand]) -> None:
+    offer, _ = fly_ash_pair
+    assert (
+        matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version + 1)
+        == 0
+    )
+    assert not Match.objects.exists()
+
+
+def test_edit_removes_stale_matches_but_keeps_reviewed_ones(
+    fly_ash_pair: tuple[Offer, Demand],
+) -> None:
+    offer, demand = fly_ash_pair
+    other = DemandFactory(organization=demand.organization, site=demand.site, title="More ash")
+    matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version)
+    assert Match.objects.count() == 2
+    Match.objects.filter(demand=other).update(stage=Stage.SHORTLISTED, score=0.123)
+
+    offer = listing_services.listing_update(
+        listing=offer, waste_code_id="020304", title="Spoiled fruit", description=""
+    )
+    matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version)
+    assert not Match.objects.filter(demand=demand).exists()  # stale proposed match gone
+    kept = Match.objects.get(demand=other)
+    assert (kept.stage, kept.score) == (Stage.SHORTLISTED, 0.123)  # reviewed: untouched
+
+
+def test_hazardous_offer_needs_a_permitted_receiver(fly_ash_pair: tuple[Offer, Demand]) -> None:
+    offer, demand = fly_ash_pair
+    Offer.objects.filter(pk=offer.pk).update(waste_code_id="100104", hazardous=True)
+    Demand.objects.filter(pk=demand.pk).update(accepts_hazardous=False)
+    matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version)
+    assert not Match.objects.exists()
+
+
+def test_sweeper_requeues_old_flagged_listings(
+    fly_ash_pair: tuple[Offer, Demand], django_capture_on_commit_callbacks
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    offer, _ = fly_ash_pair
+    Offer.objects.filter(pk=offer.pk).update(
+        needs_matching=True, matching_requested_at=timezone.now() - timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert listings_sweep() == 1
+    assert len(callbacks) == 1
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert listings_sweep() == 0  # just re-queued: not again within the minute
+
+
+def test_full_rematch_chunks_count_once(
+    fly_ash_pair: tuple[Offer, Demand], django_capture_on_commit_callbacks
+) -> None:
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=1)
+    assert run.total_chunks == 1
+    matching_run_chunk_process(run_id=run.pk, chunk_index=0)
+    matching_run_chunk_process(run_id=run.pk, chunk_index=0)  # redelivered
+    run.refresh_from_db()
+    assert run.done_chunks == 1
+    assert Match.objects.filter(Q(offer=fly_ash_pair[0])).count() == 1
+    assert run.status in (MatchingRun.Status.RUNNING, MatchingRun.Status.DONE)
