@@ -19,7 +19,6 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models.functions import Lower
 
 from harbors.geocoding import geocode_city
 from harbors.models import Country
@@ -484,10 +483,15 @@ def _ref_conflicts(parsed: list[ParsedRow]) -> list[RowError]:
 
 
 def _organization_for(row: ParsedRow, actor: User | None) -> tuple[Organization, bool]:
-    organization = (
-        Organization.objects.annotate(lower_name=Lower("name"))
-        .filter(lower_name=row.organization.casefold(), country=row.country)
-        .first()
+    # Names are compared case-folded in Python: SQLite's LOWER() leaves "Ø" and "É" alone.
+    wanted = row.organization.casefold()
+    organization = next(
+        (
+            o
+            for o in Organization.objects.filter(country=row.country)
+            if o.name.casefold() == wanted
+        ),
+        None,
     )
     if organization is None:
         organization = services.organization_create(

@@ -39,7 +39,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 THESAURUS_CSV = DATA_DIR / "thesaurus.csv"
-LIST_OF_WASTE_CSV = Path(__file__).resolve().parent.parent / "listings" / "data" / "list_of_waste.csv"
+LIST_OF_WASTE_CSV = (
+    Path(__file__).resolve().parent.parent / "listings" / "data" / "list_of_waste.csv"
+)
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
 _POSSESSIVE_RE = re.compile(r"(?<=[A-Za-z])['\u2019](?=s\b)|(?<=s)['\u2019](?=\s|$)")
@@ -57,15 +59,25 @@ def fold(text: str) -> str:
 
 
 def _stem(token: str) -> str:
-    """A light plural stemmer for English/French tokens, applied to text and names alike."""
-    if not token.isalpha() or len(token) <= 3 or token.endswith(("ss", "us", "is")):
+    """A light inflection stemmer for EN/NL/FR/DE tokens, applied to text and names alike.
+
+    It only has to map the singular and plural (and French feminine) forms of a word to the same
+    key, because names and texts go through it the same way: "ashes"/"ash", "tyres"/"tyre",
+    "mâchefers"/"mâchefer", "usagées"/"usagé", "Flugaschen"/"Flugasche", "Gärreste"/"Gärrest",
+    "slurries"/"slurry". Tokens of three letters or fewer (abbreviations) are left alone.
+    """
+    if not token.isalpha() or len(token) <= 3:
         return token
-    if token.endswith("ies") and len(token) > 4:
-        return token[:-3] + "y"
-    if token.endswith("es") and token[:-2].endswith(("s", "x", "z", "ch", "sh")):
-        return token[:-2]
-    if token.endswith("s"):
-        return token[:-1]
+    if token.endswith("ies"):
+        token = token[:-2]
+    elif token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        token = token[:-1]
+    while token.endswith("e") and len(token) > 3:
+        token = token[:-1]
+    if token.endswith("en") and len(token) > 5:
+        token = token[:-2]
+    if token.endswith("y") and len(token) > 3:
+        token = token[:-1] + "i"
     return token
 
 
@@ -122,7 +134,7 @@ class Thesaurus:
 
     @classmethod
     def from_csv(cls, path: Path = THESAURUS_CSV) -> Thesaurus:
-        """Read the thesaurus file: ``#`` comment lines, then ``concept,category,terms,uses,source``."""
+        """Read the file: ``#`` comment lines, then ``concept,category,terms,uses,source``."""
         with path.open(encoding="utf-8", newline="") as handle:
             lines = [line for line in handle if not line.lstrip().startswith("#")]
         return cls(
@@ -224,7 +236,9 @@ def load_low_titles(path: Path = LIST_OF_WASTE_CSV) -> list[str]:
     with path.open(encoding="utf-8", newline="") as handle:
         lines = [line for line in handle if not line.lstrip().startswith("#")]
     rows = csv.DictReader(lines)
-    column = next((c for c in ("title", "description", "name") if c in (rows.fieldnames or ())), None)
+    column = next(
+        (c for c in ("title", "description", "name") if c in (rows.fieldnames or ())), None
+    )
     if column is None:
         return []
     return [row[column] for row in rows if row.get(column)]

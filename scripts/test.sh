@@ -5,6 +5,17 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-test-only-not-secret}"
 
+# The database named in DATABASE_URL (pytest-django creates its own test_ database beside it).
+$PY - <<'PYEOF'
+import os, psycopg, environ
+cfg = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+if cfg["ENGINE"].endswith("postgresql"):
+    with psycopg.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"],
+                         password=cfg["PASSWORD"] or None, dbname="postgres", autocommit=True) as c:
+        if not c.execute("select 1 from pg_database where datname = %s", [cfg["NAME"]]).fetchone():
+            c.execute(f'create database "{cfg["NAME"]}"')
+PYEOF
+
 echo "== ruff"
 $PY -m ruff format --check .
 $PY -m ruff check .
