@@ -3,27 +3,31 @@
 Pure: NumPy and SciPy only, no Django, no I/O, no clock, no randomness.
 
 1. **Block by resource type and base unit.** Offers meet only demands of the same pair.
-2. **Block by material key.** Every listing emits keys (its List of Waste chapter, sub-chapter
-   and code; each prefix of its category path; each concept; and, for a demand, the codes,
-   prefixes and categories it accepts; see ``matching.scoring``). A pair is a candidate only if
-   it shares a key. One sparse product, offers × keys × demands, finds those pairs without
-   duplicates, and its value is the packed pair encoding the scorer needs. Every pair whose
-   structural material score is > 0 shares a key, so blocking loses nothing unless the only
-   evidence is text similarity (which ``text_fn`` computes for candidates only).
-3. **Block by space.** Demands are indexed in a ``cKDTree`` on unit-sphere xyz. For short reach
-   (water, energy, any demand with a maximum ≤ 150 km) a spatially compact chunk of offers
-   first takes the demands inside its bounding ball plus the reach, then the key product. For
-   long reach (bulk material, 500 km) the key product comes first. Either way each pair is then
-   cut at the demand's maximum distance on the chord, which is never longer than the
-   great-circle distance, which is never longer than the route.
+2. **Block by material key.** Every listing emits keys: its List of Waste chapter, sub-chapter
+   and code, each prefix of its category path, each slug on it, each thesaurus concept, and for
+   a demand the codes, prefixes and categories it accepts (see ``matching.scoring``). A pair is
+   a candidate only if it shares a key. A sparse product, offers × keys × demands, finds those
+   pairs once each and yields the packed encoding the scorer reads.
+   - *Strong* keys (everything but the own chapter and the top-level category) are joined over
+     the whole block: a strong link may cross the map.
+   - *Weak* keys (same chapter, same family) are joined only within 50 km, because a pair
+     joined by nothing stronger scores 0 beyond that (``scoring.WEAK_LINK_MAX_KM``).
+   Every pair that can score > 0 shares a key, except pairs whose only evidence is description
+   similarity: ``text_fn`` is computed for candidates only, and the thesaurus concepts are the
+   engine's channel for synonyms.
+3. **Block by space.** Listings sit in a ``cKDTree`` on unit-sphere xyz. Offers are processed in
+   spatially compact chunks (KD-tree order). A chunk takes the demands inside its bounding ball
+   widened by the reach (the weak 50 km; or, for short-reach blocks such as heat, water and any
+   demand with a maximum ≤ 150 km, the demand's maximum) before the key product. Each pair is
+   then cut at the demand's maximum on the chord, which is never longer than the great-circle
+   distance, which is never longer than the route.
 4. **Prune by an upper bound.** Before the callbacks run, a pair whose score could not reach
-   ``min_score`` even with text similarity 1, legal score 1 and the straight-line distance is
-   dropped. The bound is exact arithmetic on the same components, so it loses nothing.
-5. **Score** the survivors as arrays with the same vectorised functions as
-   ``scoring.score_matrix``, calling ``text_fn``, ``route_fn`` and ``legal_fn`` once per block
-   with the whole block's pairs.
+   ``min_score`` with text similarity 1, legal score 1 and the chord distance is dropped. The
+   bound uses the same component functions, so it loses nothing.
+5. **Score** the survivors as arrays with the same functions as ``scoring.score_matrix``,
+   calling ``text_fn``, ``route_fn`` and ``legal_fn`` once per block with all its pairs.
 6. **Keep the top K** per offer *and* per demand (a pair is kept if it is in either), with
-   ``score >= min_score`` and > 0. Ties go to the smaller id.
+   ``score >= min_score`` and > 0. Ties go to the smaller id of the other side.
 
 Callback indices: ``offer_idx`` and ``demand_idx`` are positions in the sequences (or index)
 the caller passed. ``route_fn`` must never return less than the great-circle distance.
@@ -45,6 +49,8 @@ from scipy.spatial import cKDTree
 from matching.scoring import (
     DEFAULT_WEIGHTS,
     EARTH_RADIUS_KM,
+    WEAK_LINK_MAX_KM,
+    BoolArray,
     DemandBatch,
     DemandProfile,
     FloatArray,
@@ -55,13 +61,17 @@ from matching.scoring import (
     Weights,
     _log,
     combine_pairs,
+    complete_strong_encoding,
     distance_pairs,
     key_incidence,
     legal_pairs,
     material_pairs,
     material_structure_pairs,
     quantity_pairs,
+    shares_strong_key,
     timing_pairs,
+    vocabulary_map,
+    weak_link_pairs,
 )
 
 ModeArray = npt.NDArray[np.integer]
@@ -70,47 +80,55 @@ LegalFn = Callable[[IntArray, IntArray], FloatArray]
 TextFn = Callable[[IntArray, IntArray], FloatArray]
 
 ROAD_DETOUR: Final = 1.25  # road km per great-circle km
-ROAD_MODE: Final = 0  # harbors.logistics.MODE_CODES index of "road"
+ROAD_MODE: Final = 0  # index of "road" in harbors.logistics.MODE_CODES
 SPACE_FIRST_KM: Final = 150.0  # reach at or below which space is filtered before material
-PAIRS_PER_CHUNK: Final = 1 << 22  # offers per chunk × demands per block, long reach
-SPACE_CHUNK: Final = 256  # offers per chunk, short reach
-DEMAND_BUFFER: Final = 1 << 22  # pending per-demand entries before a reduction
+PAIRS_PER_CHUNK: Final = 1 << 24  # offers per chunk × demands in the largest long-reach block
+MAX_CHUNK: Final = 4096
+SPACE_CHUNK: Final = 256  # offers per chunk when every block is short-reach
+BALL_CHUNK: Final = 64  # offers per ball query (short reach and the weak 50 km)
+DEMAND_BUFFER: Final = 1 << 21  # pending per-demand entries before a reduction
 _SLACK: Final = 1e-9
 
 
-def haversine_km(
-    lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray
-) -> FloatArray:
-    """Great-circle km between paired points in degrees."""
-    phi1, phi2 = np.radians(lat1), np.radians(lat2)
-    a = (
-        np.sin((phi2 - phi1) / 2) ** 2
-        + np.cos(phi1) * np.cos(phi2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+def _chord(km: FloatArray | float) -> FloatArray:
+    """Unit-sphere chord of a great-circle distance in km (monotone, capped at half a turn)."""
+    angle = np.minimum(np.asarray(km, dtype=np.float64), math.pi * EARTH_RADIUS_KM)
+    return np.asarray(2.0 * np.sin(angle / EARTH_RADIUS_KM / 2.0))
+
+
+def _reach2(km: FloatArray) -> FloatArray:
+    """Squared chord of a reach in km, widened a hair so that rounding never loses a pair."""
+    return np.asarray(_chord(km) ** 2 * (1 + _SLACK) + _SLACK)
+
+
+_WEAK_CHORD: Final = float(_chord(WEAK_LINK_MAX_KM)) * (1 + _SLACK) + _SLACK
+
+
+def _chord2(a: ListingBatch, b: ListingBatch, ai: IntArray, bj: IntArray) -> FloatArray:
+    """Squared unit-sphere chord between rows ``ai`` of ``a`` and ``bj`` of ``b``."""
+    d2 = (a.x[ai] - b.x[bj]) ** 2
+    d2 += (a.y[ai] - b.y[bj]) ** 2
+    d2 += (a.z[ai] - b.z[bj]) ** 2
+    return d2
+
+
+def _great_circle_km(d2: FloatArray) -> FloatArray:
+    return np.asarray(2.0 * EARTH_RADIUS_KM * np.arcsin(np.minimum(np.sqrt(d2) / 2.0, 1.0)))
+
+
+def road_km(offers: ListingBatch, demands: ListingBatch, oi: IntArray, dj: IntArray) -> FloatArray:
+    """Great-circle km × 1.25 between offer rows and demand rows."""
+    return _great_circle_km(_chord2(offers, demands, oi, dj)) * ROAD_DETOUR
 
 
 def road_route(offers: ListingBatch, demands: ListingBatch) -> RouteFn:
     """The default ``route_fn``: great-circle km × 1.25, by road."""
 
     def route(offer_idx: IntArray, demand_idx: IntArray) -> tuple[FloatArray, ModeArray]:
-        km = haversine_km(
-            offers.lat[offer_idx],
-            offers.lon[offer_idx],
-            demands.lat[demand_idx],
-            demands.lon[demand_idx],
-        )
-        return km * ROAD_DETOUR, np.full(km.shape, ROAD_MODE, dtype=np.int8)
+        km = road_km(offers, demands, offer_idx, demand_idx)
+        return km, np.full(km.shape, ROAD_MODE, dtype=np.int8)
 
     return route
-
-
-def _chord(km: FloatArray | float) -> FloatArray:
-    """Unit-sphere chord of a great-circle distance in km (monotone, capped at half a turn)."""
-    angle = (
-        np.minimum(np.asarray(km, dtype=np.float64), math.pi * EARTH_RADIUS_KM) / EARTH_RADIUS_KM
-    )
-    return 2.0 * np.sin(angle / 2.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,9 +157,9 @@ class EngineStats:
     offers: int = 0
     demands: int = 0
     pairs_total: int = 0
-    pairs_blocked: int = 0  # share a material key (and, for short reach, the ball)
+    pairs_blocked: int = 0  # share a material key (weak keys: within the 50 km ball)
     pairs_in_range: int = 0  # also within the demand's maximum distance (chord)
-    pairs_routed: int = 0  # passed the upper bound: callbacks ran for them
+    pairs_routed: int = 0  # passed the cheap vetoes and the upper bound: callbacks ran
     pairs_scored: int = 0  # fully scored
     pairs_above_min: int = 0
     chunks: int = 0
@@ -169,7 +187,7 @@ _COLUMNS: Final = (
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MatchResult:
-    """Kept pairs as columns (sorted by offer id, then score descending), plus the counters.
+    """Kept pairs as columns, plus the counters.
 
     Iterating yields ``Candidate`` objects; for bulk writes read the arrays directly.
     """
@@ -217,11 +235,37 @@ def _empty_result(stats: EngineStats) -> MatchResult:
     return MatchResult(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8), stats=stats)
 
 
-def _top_k_positions(group: IntArray, score: FloatArray, tie: IntArray, k: int) -> IntArray:
-    """Positions of the k best entries per group (score descending, then tie ascending)."""
+_BUCKETS: Final = 64
+
+
+def _top_k_candidates(group: IntArray, n_groups: int, score: FloatArray, k: int) -> IntArray:
+    """Positions that may be in the top k of their group (a superset, in O(n)).
+
+    Scores in [0, 1] fall into 64 buckets; per group, everything from the bucket holding the
+    k-th best upwards is kept, so the k best (and anything tied with the k-th) survive.
+    """
+    rank = _BUCKETS - 1 - np.minimum((score * _BUCKETS).astype(np.int64), _BUCKETS - 1)
+    counts = np.bincount(group * _BUCKETS + rank, minlength=n_groups * _BUCKETS)
+    cumulative = np.cumsum(counts.reshape(n_groups, _BUCKETS), axis=1)
+    reached = cumulative >= k
+    cut = np.where(reached[:, -1], np.argmax(reached, axis=1), _BUCKETS - 1)
+    return np.flatnonzero(rank <= cut[group])
+
+
+def _top_k_positions(
+    group: IntArray, score: FloatArray, tie: IntArray, k: int, n_groups: int | None = None
+) -> IntArray:
+    """Positions of the k best entries per group (score descending, then tie ascending).
+
+    With ``n_groups`` (groups are 0..n_groups-1 and scores lie in [0, 1]) a linear prefilter
+    first drops entries that cannot make the cut.
+    """
     n = group.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if n_groups is not None and n > 4 * k * n_groups:
+        maybe = _top_k_candidates(group, n_groups, score, k)
+        return maybe[_top_k_positions(group[maybe], score[maybe], tie[maybe], k)]
     order = np.lexsort((tie, -score, group))
     sorted_group = group[order]
     starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
@@ -230,9 +274,10 @@ def _top_k_positions(group: IntArray, score: FloatArray, tie: IntArray, k: int) 
 
 
 def _union_top_k(result: MatchResult, k: int, stats: EngineStats) -> MatchResult:
-    """Keep each pair that is in the top k of its offer or of its demand, sorted for output.
+    """Keep each pair that is in the top k of its offer or of its demand.
 
-    Ids must be unique within each side. Duplicate pairs (from overlapping inputs) count once.
+    Ids must be unique within each side; a pair given twice counts once. The output is sorted by
+    offer id, then score descending, then demand id.
     """
     if len(result) == 0:
         return _empty_result(stats)
@@ -253,7 +298,7 @@ def merge_top_k(results: MatchResult | Iterable[MatchResult], k: int) -> MatchRe
     Each chunk holds the top k per offer of its offers and the top k per demand among its
     offers; the union of the chunks therefore holds every globally kept pair, and selecting the
     top k per offer or per demand again gives exactly the answer of one ``top_k_matches`` call.
-    The chunks must hold disjoint offers, all scored against the same demands.
+    The chunks must hold disjoint offers scored against the same demands with the same k.
     """
     parts = [results] if isinstance(results, MatchResult) else list(results)
     stats = EngineStats()
@@ -273,45 +318,55 @@ class _Block:
     unit: int
     members: IntArray  # rows of the indexed batch
     tree: cKDTree
-    rows: sparse.csr_array  # members × keys
-    columns: sparse.csr_array  # keys × members
+    rows: sparse.csr_array  # members × keys (all keys)
+    strong_columns: sparse.csr_array  # keys × members (strong keys)
     reach_chord: float  # demands: the largest maximum distance in the block, as a chord
-    space_first: bool
+    short_reach: bool  # demands whose maximum is at most SPACE_FIRST_KM
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Query:
+    """The other side's batch, with its key matrices in the index's columns."""
+
+    batch: ListingBatch
+    full: sparse.csr_array
+    strong: sparse.csr_array
+    root: IntArray  # index column of the top-level path key; -2 without one
 
 
 class SpatialIndex:
     """Offers or demands, blocked by (resource type, base unit), with a KD-tree and the key
-    matrix of each block. Build it once and reuse it for many queries (cache it per process).
+    matrices of each block. Build it once and reuse it for many queries (cache it per worker);
+    rebuild it when the listings change.
     """
 
     def __init__(self, batch: OfferBatch | DemandBatch) -> None:
         self.batch = batch
         self.is_demands = isinstance(batch, DemandBatch)
         self.vocab: dict[str, int] = {key: i for i, key in enumerate(batch.vocab)}
-        incidence = key_incidence(batch, self.vocab, len(self.vocab))
-        xyz = batch.xyz
+        identity = np.arange(len(self.vocab), dtype=np.int64)
+        full = key_incidence(batch, identity, len(self.vocab))
+        strong = key_incidence(batch, identity, len(self.vocab), strong=True)
         if isinstance(batch, DemandBatch):
-            far = batch.max_km > SPACE_FIRST_KM
-            self.reach2: FloatArray = _chord(batch.max_km) ** 2 * (1 + _SLACK) + _SLACK
+            short = batch.max_km <= SPACE_FIRST_KM
+            self.reach2: FloatArray = _reach2(batch.max_km)
         else:
-            far = np.zeros(len(batch), dtype=np.bool_)
+            short = np.zeros(len(batch), dtype=np.bool_)
             self.reach2 = np.zeros(len(batch))
-        keys = (batch.resource.astype(np.int64) * 16 + batch.unit) * 2 + far
+        keys = (batch.resource.astype(np.int64) * 16 + batch.unit) * 2 + short
         self.blocks: list[_Block] = []
-        for key in np.unique(keys):
+        for key in np.unique(keys).tolist():
             members = np.flatnonzero(keys == key)
-            rows = incidence[members]
-            reach = float(np.sqrt(self.reach2[members].max())) if self.is_demands else 0.0
             self.blocks.append(
                 _Block(
-                    resource=int(key // 32),
-                    unit=int(key // 2 % 16),
+                    resource=key // 32,
+                    unit=key // 2 % 16,
                     members=members,
-                    tree=cKDTree(xyz[members]),
-                    rows=sparse.csr_array(rows),
-                    columns=sparse.csr_array(rows.T),
-                    reach_chord=reach,
-                    space_first=not bool(key % 2) and self.is_demands,
+                    tree=cKDTree(batch.xyz[members]),
+                    rows=sparse.csr_array(full[members]),
+                    strong_columns=sparse.csr_array(strong[members].T),
+                    reach_chord=float(np.sqrt(self.reach2[members].max())),
+                    short_reach=bool(key % 2),
                 )
             )
 
@@ -329,9 +384,109 @@ class SpatialIndex:
     def blocks_for(self, resource: int, unit: int) -> list[_Block]:
         return [b for b in self.blocks if b.resource == resource and b.unit == unit]
 
-    def incidence_of(self, batch: ListingBatch) -> sparse.csr_array:
-        """``batch``'s key matrix in this index's key columns."""
-        return key_incidence(batch, self.vocab, len(self.vocab))
+    def query(self, batch: ListingBatch) -> _Query:
+        mapping = vocabulary_map(batch, self.vocab)
+        n = len(self.vocab)
+        root = np.where(batch.root >= 0, mapping[np.maximum(batch.root, 0)], -2)
+        return _Query(
+            batch,
+            key_incidence(batch, mapping, n),
+            key_incidence(batch, mapping, n, strong=True),
+            np.where(root >= 0, root, -2),
+        )
+
+
+def _csr_pairs(product: sparse.csr_array) -> tuple[IntArray, IntArray, IntArray]:
+    product = sparse.csr_array(product)
+    rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
+    return rows, product.indices.astype(np.int64), product.data.astype(np.int64, copy=False)
+
+
+def _ball(tree: cKDTree, centre: FloatArray, radius: float) -> IntArray:
+    return np.asarray(tree.query_ball_point(centre, radius + _SLACK), dtype=np.int64)
+
+
+_NO_PAIRS: Final = (np.zeros(0, dtype=np.int64),) * 3
+
+
+def _bounding_ball(batch: ListingBatch, rows: IntArray) -> tuple[FloatArray, float]:
+    """Centre and radius (chord) of a ball holding the rows' unit-sphere points."""
+    xyz = np.column_stack((batch.x[rows], batch.y[rows], batch.z[rows]))
+    centre = xyz.mean(axis=0)
+    return centre, float(np.sqrt(((xyz - centre) ** 2).sum(axis=1)).max())
+
+
+def _block_pairs(
+    query: _Query, rows: IntArray, index: SpatialIndex, block: _Block, *, reach_chord: float | None
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Candidate (query row, index row, encoding) for query ``rows`` against ``block``.
+
+    ``reach_chord`` given: short reach, all keys within the ball. None: strong keys anywhere,
+    weak keys within the 50 km ball.
+    """
+    q = query.batch
+    if reach_chord is not None:
+        return _ball_pairs(query, rows, block, reach_chord, strong_only=False, index=index)
+    ib = index.batch
+    r, c, enc = _csr_pairs(query.strong[rows] @ block.strong_columns)
+    qi, ii = rows[r], block.members[c]
+    qc = q.chapter[qi]
+    same_chapter = (qc >= 0) & (qc == ib.chapter[ii])
+    enc = complete_strong_encoding(enc, same_chapter, query.root[qi] == ib.root[ii])
+
+    weak_q, weak_i, weak_enc = _weak_pairs(query, rows, index, block)
+    return (
+        np.concatenate((qi, weak_q)),
+        np.concatenate((ii, weak_i)),
+        np.concatenate((enc, weak_enc)),
+    )
+
+
+def _weak_pairs(
+    query: _Query, rows: IntArray, index: SpatialIndex, block: _Block
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Pairs within 50 km that share a weak key and no strong key."""
+    return _ball_pairs(query, rows, block, _WEAK_CHORD, strong_only=True, index=index)
+
+
+def _ball_pairs(
+    query: _Query,
+    rows: IntArray,
+    block: _Block,
+    reach_chord: float,
+    *,
+    strong_only: bool,
+    index: SpatialIndex,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """All-key pairs within ``reach_chord``, in small spatial steps (KD-tree order).
+
+    ``strong_only`` keeps only the pairs that share no strong key (the weak pairs).
+    """
+    q, ib = query.batch, index.batch
+    found: list[tuple[IntArray, IntArray, IntArray]] = []
+    for start in range(0, rows.size, BALL_CHUNK):
+        sub = rows[start : start + BALL_CHUNK]
+        centre, radius = _bounding_ball(q, sub)
+        local = _ball(block.tree, centre, radius + reach_chord)
+        if local.size == 0:
+            continue
+        r, c, enc = _csr_pairs(query.full[sub] @ block.rows[local].T)
+        wq, wi = sub[r], block.members[local[c]]
+        if strong_only:
+            keep = ~shares_strong_key(enc, q.depth[wq], ib.depth[wi])
+            keep &= _chord2(q, ib, wq, wi) <= reach_chord**2
+            at = np.flatnonzero(keep)
+            wq, wi, enc = wq[at], wi[at], enc[at]
+        found.append((wq, wi, enc))
+    if not found:
+        return _NO_PAIRS
+    if len(found) == 1:
+        return found[0]
+    return (
+        np.concatenate([f[0] for f in found]),
+        np.concatenate([f[1] for f in found]),
+        np.concatenate([f[2] for f in found]),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -405,7 +560,6 @@ class _Run:
         demands: DemandBatch,
         reach2: FloatArray,
         *,
-        k: int | None,
         min_score: float,
         today: date,
         weights: Weights,
@@ -413,12 +567,9 @@ class _Run:
         legal_fn: LegalFn | None,
         text_fn: TextFn | None,
     ) -> None:
-        if k is not None and k < 1:
-            raise ValueError("k must be at least 1")
         self.offers, self.demands, self.reach2 = offers, demands, reach2
-        self.k, self.min_score, self.today, self.weights = k, min_score, today, weights
-        self.route_fn = route_fn if route_fn is not None else road_route(offers, demands)
-        self.legal_fn, self.text_fn = legal_fn, text_fn
+        self.min_score, self.today, self.weights = min_score, today, weights
+        self.route_fn, self.legal_fn, self.text_fn = route_fn, legal_fn, text_fn
         self.log_min = math.log(min_score) - _SLACK if min_score > 0 else -math.inf
         self.count = _Counters()
 
@@ -428,58 +579,57 @@ class _Run:
         quantity: FloatArray,
         log_distance: FloatArray,
         timing: FloatArray,
-    ) -> npt.NDArray[np.bool_]:
+    ) -> BoolArray:
         wm, wq, wd, _, wt = self.weights.normalised()
         log_ub = wm * _log(material) + wq * _log(quantity) + wd * log_distance + wt * _log(timing)
-        return log_ub >= self.log_min
+        return np.asarray(log_ub >= self.log_min)
 
     def score(self, oi: IntArray, dj: IntArray, encoding: IntArray) -> _Scored | None:
-        """Score candidate pairs (offer rows, demand rows, packed keys); keep >= min_score."""
+        """Score candidate pairs (offer rows, demand rows, encodings); keep >= min_score."""
         ob, db = self.offers, self.demands
         self.count.blocked += oi.size
-        d2 = (ob.x[oi] - db.x[dj]) ** 2
-        d2 += (ob.y[oi] - db.y[dj]) ** 2
-        d2 += (ob.z[oi] - db.z[dj]) ** 2
-        near = np.flatnonzero(d2 <= self.reach2[dj])
-        oi, dj, encoding, d2 = oi[near], dj[near], encoding[near], d2[near]
+        d2 = _chord2(ob, db, oi, dj)
+        keep = np.flatnonzero(d2 <= self.reach2[dj])
+        oi, dj, encoding, d2 = oi[keep], dj[keep], encoding[keep], d2[keep]
         self.count.in_range += oi.size
         if oi.size == 0:
             return None
 
-        # Exact cheap components, then an upper bound with text 1, legal 1, chord distance.
-        structure = material_structure_pairs(ob, db, oi, dj, encoding)
+        # Exact cheap components and vetoes, then the upper bound.
+        structure, strong = material_structure_pairs(ob, db, oi, dj, encoding)
         quantity = quantity_pairs(ob, db, oi, dj, same_unit=True)
         timing = timing_pairs(ob, db, oi, dj, self.today)
+        chord_km = np.sqrt(d2) * EARTH_RADIUS_KM
         material = material_pairs(structure, 1.0 if self.text_fn is not None else 0.0)
-        log_distance_ub = np.sqrt(d2) * (-EARTH_RADIUS_KM) / db.scale_km[dj]
         alive = (material > 0) & (timing > 0) & ~(ob.hazardous[oi] & ~db.hazard_ok[dj])
-        alive &= self._bound_ok(material, quantity, log_distance_ub, timing)
+        alive &= strong | (chord_km <= WEAK_LINK_MAX_KM)
+        if self.log_min > -math.inf:
+            alive &= self._bound_ok(material, quantity, -chord_km / db.scale_km[dj], timing)
         keep = np.flatnonzero(alive)
-        oi, dj, structure, quantity, timing, log_distance_ub = (
-            a[keep] for a in (oi, dj, structure, quantity, timing, log_distance_ub)
+        oi, dj, d2, structure, strong, quantity, timing = (
+            a[keep] for a in (oi, dj, d2, structure, strong, quantity, timing)
         )
         self.count.routed += oi.size
         if oi.size == 0:
             return None
 
         if self.text_fn is not None:
-            material = material_pairs(structure, self.text_fn(oi, dj))
-            keep = np.flatnonzero(
-                (material > 0) & self._bound_ok(material, quantity, log_distance_ub, timing)
-            )
-            oi, dj, material, quantity, timing = (
-                a[keep] for a in (oi, dj, material, quantity, timing)
-            )
+            material = material_pairs(structure, np.asarray(self.text_fn(oi, dj)))
         else:
-            material = material_pairs(structure, 0.0)
-        km_raw, mode_raw = self.route_fn(oi, dj)
-        km = np.asarray(km_raw, dtype=np.float64)
+            material = material[keep]
+        if self.route_fn is None:
+            km = _great_circle_km(d2) * ROAD_DETOUR
+            mode = np.full(km.shape, ROAD_MODE, dtype=np.int8)
+        else:
+            km_raw, mode_raw = self.route_fn(oi, dj)
+            km = np.asarray(km_raw, dtype=np.float64)
+            mode = np.asarray(mode_raw).astype(np.int8)
         distance = distance_pairs(db, dj, km)
-        keep = np.flatnonzero(distance > 0)
-        oi, dj, material, quantity, timing, distance, km = (
-            a[keep] for a in (oi, dj, material, quantity, timing, distance, km)
+        material = weak_link_pairs(material, strong, km)
+        keep = np.flatnonzero((distance > 0) & (material > 0))
+        oi, dj, material, quantity, timing, distance, km, mode = (
+            a[keep] for a in (oi, dj, material, quantity, timing, distance, km, mode)
         )
-        mode = np.asarray(mode_raw)[keep].astype(np.int8)
         legal_raw = self.legal_fn(oi, dj) if self.legal_fn is not None else 1.0
         legal = legal_pairs(ob, db, oi, dj, legal_raw)
         score = combine_pairs(material, quantity, distance, legal, timing, self.weights)
@@ -516,43 +666,12 @@ class _Run:
         )
 
 
-_NO_PAIRS: Final = (np.zeros(0, dtype=np.int64),) * 3
-
-
-def _csr_pairs(product: sparse.csr_array) -> tuple[IntArray, IntArray, IntArray]:
-    product = sparse.csr_array(product)
-    rows = np.repeat(np.arange(product.shape[0], dtype=np.int64), np.diff(product.indptr))
-    return rows, product.indices.astype(np.int64), product.data.astype(np.int64)
-
-
-def _ball(tree: cKDTree, centre: FloatArray, radius: float) -> IntArray:
-    return np.asarray(tree.query_ball_point(centre, radius + _SLACK), dtype=np.int64)
-
-
-def _offer_chunk_pairs(
-    chunk: IntArray, incidence: sparse.csr_array, block: _Block, offers: OfferBatch
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Candidate (offer row, demand row, encoding) of the offer rows ``chunk`` in a block."""
-    a = incidence[chunk]
-    if block.space_first:
-        xyz = np.column_stack((offers.x[chunk], offers.y[chunk], offers.z[chunk]))
-        centre = xyz.mean(axis=0)
-        radius = float(np.sqrt(((xyz - centre) ** 2).sum(axis=1)).max())
-        local = _ball(block.tree, centre, radius + block.reach_chord)
-        if local.size == 0:
-            return _NO_PAIRS
-        rows, cols, enc = _csr_pairs(a @ block.rows[local].T)
-        return chunk[rows], block.members[local[cols]], enc
-    rows, cols, enc = _csr_pairs(a @ block.columns)
-    return chunk[rows], block.members[cols], enc
-
-
 def _spatial_chunks(batch: ListingBatch, size_for: Callable[[int, int], int]) -> Iterator[IntArray]:
     """Spatially compact chunks of rows, one (resource, unit) at a time (KD-tree order)."""
     keys = batch.resource.astype(np.int64) * 16 + batch.unit
-    for key in np.unique(keys):
+    for key in np.unique(keys).tolist():
         members = np.flatnonzero(keys == key)
-        size = size_for(int(key // 16), int(key % 16))
+        size = size_for(key // 16, key % 16)
         if size <= 0:
             continue
         xyz = np.column_stack((batch.x[members], batch.y[members], batch.z[members]))
@@ -566,23 +685,29 @@ def _chunk_size(index: SpatialIndex) -> Callable[[int, int], int]:
         blocks = index.blocks_for(resource, unit)
         if not blocks:
             return 0
-        far = [b.members.size for b in blocks if not b.space_first]
-        return min(4096, max(16, PAIRS_PER_CHUNK // max(far))) if far else SPACE_CHUNK
+        far = [b.members.size for b in blocks if not b.short_reach]
+        if not far:
+            return SPACE_CHUNK
+        return min(MAX_CHUNK, max(16, PAIRS_PER_CHUNK // max(far)))
 
     return size_for
 
 
 def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchResult:
     demands = index.batch
-    incidence = index.incidence_of(offers)
+    query = index.query(offers)
     by_offer: list[_Scored] = []
     pending: list[_Scored] = []
     pending_size = 0
+    limit = DEMAND_BUFFER
     floor = np.full(len(demands), -np.inf)  # the k-th best score per demand so far
+    local = np.zeros(len(offers), dtype=np.int64)  # offer row -> position in its chunk
 
     def reduce(parts: list[_Scored]) -> _Scored:
         merged = _Scored.concat(parts)
-        top = merged.take(_top_k_positions(merged.dj, merged.score, offers.ids[merged.oi], k))
+        top = merged.take(
+            _top_k_positions(merged.dj, merged.score, offers.ids[merged.oi], k, len(demands))
+        )
         full = np.bincount(top.dj, minlength=len(demands)) >= k
         lowest = np.full(len(demands), np.inf)
         np.minimum.at(lowest, top.dj, top.score)
@@ -593,21 +718,23 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
         run.count.chunks += 1
         parts = []
         for block in index.blocks_for(int(offers.resource[chunk[0]]), int(offers.unit[chunk[0]])):
-            scored = run.score(*_offer_chunk_pairs(chunk, incidence, block, offers))
+            reach = block.reach_chord if block.short_reach else None
+            scored = run.score(*_block_pairs(query, chunk, index, block, reach_chord=reach))
             if scored is not None:
                 parts.append(scored)
         if not parts:
             continue
         found = _Scored.concat(parts)
-        by_offer.append(
-            found.take(_top_k_positions(found.oi, found.score, demands.ids[found.dj], k))
-        )
+        local[chunk] = np.arange(chunk.size)
+        best = _top_k_positions(local[found.oi], found.score, demands.ids[found.dj], k, chunk.size)
+        by_offer.append(found.take(best))
         candidates = found.take(np.flatnonzero(found.score >= floor[found.dj]))
         pending.append(candidates)
         pending_size += len(candidates)
-        if pending_size > DEMAND_BUFFER:
+        if pending_size > limit:
             pending = [reduce(pending)]
             pending_size = len(pending[0])
+            limit = max(DEMAND_BUFFER, 2 * pending_size)
     stats = run.stats()
     kept = by_offer + ([reduce(pending)] if pending else [])
     if not kept:
@@ -634,6 +761,11 @@ def _offer_index(offers: SpatialIndex | Sequence[OfferProfile]) -> SpatialIndex:
     return index
 
 
+def _check_k(k: int | None) -> None:
+    if k is not None and k < 1:
+        raise ValueError("k must be at least 1")
+
+
 def top_k_matches_for_offer_chunk(
     offer_chunk: Sequence[OfferProfile] | OfferBatch,
     all_demands_index: SpatialIndex,
@@ -649,8 +781,9 @@ def top_k_matches_for_offer_chunk(
     """One chunk of a full rematch: the top k per offer of the chunk, plus the top k per demand
     among the chunk's offers. Finish with ``merge_top_k`` over all chunks.
 
-    Callback indices are positions in ``offer_chunk`` and in the index's demands.
+    Callback indices are positions in ``offer_chunk`` and rows of the index.
     """
+    _check_k(k)
     index = _demand_index(all_demands_index)
     offers = (
         offer_chunk
@@ -661,7 +794,6 @@ def top_k_matches_for_offer_chunk(
         offers,
         index.batch,  # type: ignore[arg-type]
         index.reach2,
-        k=k,
         min_score=min_score,
         today=today,
         weights=weights,
@@ -686,6 +818,8 @@ def top_k_matches(
 ) -> MatchResult:
     """Full rematch in one process: every pair in the top k of its offer or of its demand,
     with score >= min_score (and > 0). ``result.stats`` counts the pairs at each stage.
+
+    Callback indices are positions in ``offers`` and in ``demands`` (or rows of the index).
     """
     return top_k_matches_for_offer_chunk(
         offers,
@@ -698,6 +832,17 @@ def top_k_matches(
         text_fn=text_fn,
         weights=weights,
     )
+
+
+def _best_of(
+    parts: list[_Scored], other_ids: IntArray, *, by_demand: bool, k: int | None
+) -> _Scored | None:
+    if not parts:
+        return None
+    found = _Scored.concat(parts)
+    tie = other_ids[found.dj] if by_demand else other_ids[found.oi]
+    order = np.lexsort((tie, -found.score))
+    return found.take(order if k is None else order[:k])
 
 
 def matches_for_offer(
@@ -717,13 +862,13 @@ def matches_for_offer(
     Returns the offer's best k pairs (all of them with ``k=None``) with score >= min_score,
     best first. Callback indices: ``offer_idx`` is 0; ``demand_idx`` are rows of the index.
     """
+    _check_k(k)
     index = _demand_index(demands)
-    ob = OfferBatch.from_profiles([offer])
+    offers = OfferBatch.from_profiles([offer])
     run = _Run(
-        ob,
+        offers,
         index.batch,  # type: ignore[arg-type]
         index.reach2,
-        k=k,
         min_score=min_score,
         today=today,
         weights=weights,
@@ -731,15 +876,18 @@ def matches_for_offer(
         legal_fn=legal_fn,
         text_fn=text_fn,
     )
-    incidence = index.incidence_of(ob)
+    query = index.query(offers)
     row = np.zeros(1, dtype=np.int64)
     parts = []
-    for block in index.blocks_for(int(ob.resource[0]), int(ob.unit[0])):
-        scored = run.score(*_offer_chunk_pairs(row, incidence, block, ob))
+    for block in index.blocks_for(int(offers.resource[0]), int(offers.unit[0])):
+        reach = block.reach_chord if block.short_reach else None
+        scored = run.score(*_block_pairs(query, row, index, block, reach_chord=reach))
         if scored is not None:
             parts.append(scored)
     run.count.chunks = 1
-    return _single_side(parts, ob, index.batch, index.batch.ids, run, k, by_demand=True)
+    best = _best_of(parts, index.batch.ids, by_demand=True, k=k)
+    stats = run.stats()
+    return _empty_result(stats) if best is None else best.result(offers, index.batch, stats)
 
 
 def matches_for_demand(
@@ -759,15 +907,13 @@ def matches_for_demand(
     Returns the demand's best k pairs (all with ``k=None``), best first. Callback indices:
     ``offer_idx`` are rows of the index; ``demand_idx`` is 0.
     """
+    _check_k(k)
     index = _offer_index(offers)
-    db = DemandBatch.from_profiles([demand])
-    reach = float(_chord(db.max_km[0]))
-    reach2 = np.array([reach**2 * (1 + _SLACK) + _SLACK])
+    demands = DemandBatch.from_profiles([demand])
     run = _Run(
         index.batch,  # type: ignore[arg-type]
-        db,
-        reach2,
-        k=k,
+        demands,
+        _reach2(demands.max_km),
         min_score=min_score,
         today=today,
         weights=weights,
@@ -775,50 +921,25 @@ def matches_for_demand(
         legal_fn=legal_fn,
         text_fn=text_fn,
     )
-    row = index.incidence_of(db)
-    centre = np.array([db.x[0], db.y[0], db.z[0]])
+    query = index.query(demands)
+    row = np.zeros(1, dtype=np.int64)
+    short = float(demands.max_km[0]) <= SPACE_FIRST_KM
+    reach = float(np.sqrt(_reach2(demands.max_km)[0])) if short else None
     parts = []
-    for block in index.blocks_for(int(db.resource[0]), int(db.unit[0])):
-        if db.max_km[0] <= SPACE_FIRST_KM:
-            local = _ball(block.tree, centre, reach)
-            if local.size == 0:
-                continue
-            _, cols, enc = _csr_pairs(row @ block.rows[local].T)
-            oi = block.members[local[cols]]
-        else:
-            _, cols, enc = _csr_pairs(row @ block.columns)
-            oi = block.members[cols]
-        scored = run.score(oi, np.zeros_like(oi), enc)
+    for block in index.blocks_for(int(demands.resource[0]), int(demands.unit[0])):
+        dj, oi, enc = _block_pairs(query, row, index, block, reach_chord=reach)
+        scored = run.score(oi, dj, enc)
         if scored is not None:
             parts.append(scored)
     run.count.chunks = 1
-    return _single_side(parts, index.batch, db, index.batch.ids, run, k, by_demand=False)
-
-
-def _single_side(
-    parts: list[_Scored],
-    offers: ListingBatch,
-    demands: ListingBatch,
-    other_ids: IntArray,
-    run: _Run,
-    k: int | None,
-    *,
-    by_demand: bool,
-) -> MatchResult:
+    best = _best_of(parts, index.batch.ids, by_demand=False, k=k)
     stats = run.stats()
-    if not parts:
-        return _empty_result(stats)
-    found = _Scored.concat(parts)
-    tie = other_ids[found.dj] if by_demand else other_ids[found.oi]
-    order = np.lexsort((tie, -found.score))
-    if k is not None:
-        order = order[:k]
-    return found.take(order).result(offers, demands, stats)
+    return _empty_result(stats) if best is None else best.result(index.batch, demands, stats)
 
 
 def plan_offer_chunks(offers: Sequence[OfferProfile], *, chunk_size: int = 2000) -> list[list[int]]:
     """Positions of ``offers`` in spatially compact chunks of one resource type and unit each,
-    for fanning a full rematch out (one Celery task per chunk)."""
+    for fanning a full rematch out (one task per chunk, then ``merge_top_k``)."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     batch = OfferBatch.from_profiles(offers)

@@ -8,12 +8,13 @@ The formula in words
 A pair first passes the **hard filters**. Each one sets a component to 0, and ``vetoed_by``
 names the first that failed, in this order: ``resource_type`` (material, energy and water never
 mix; material component 0), ``unit`` (the base units differ; quantity 0), ``material`` (nothing
-links the two materials; material 0), ``distance`` (the route is longer than the demand's maximum,
-by default 500 km for material, 50 km for water and 10 km for energy, because heat and steam go
-a few km; distance 0), ``hazardous`` (a hazardous offer goes only to a demand that accepts
-hazardous material *and* holds a permit; legal 0), ``legal`` (the shipment is prohibited; legal
-0), ``expired`` (the offer's window ended before today; timing 0) and ``timing`` (the windows,
-both cut to start today, do not overlap; timing 0).
+links the two materials, or only a weak link does and they are more than 50 km apart, see
+below; material 0), ``distance`` (the route is longer than the demand's maximum, by default
+500 km for material, 50 km for water and 10 km for energy, because heat and steam go a few km;
+distance 0), ``hazardous`` (a hazardous offer goes only to a demand that accepts hazardous
+material *and* holds a permit; legal 0), ``legal`` (the shipment is prohibited; legal 0),
+``expired`` (the offer's window ended before today; timing 0) and ``timing`` (the windows, both
+cut to start today, do not overlap; timing 0).
 
 Then five **components**, each in [0, 1]:
 
@@ -22,12 +23,17 @@ Then five **components**, each in [0, 1]:
   the offer's code falls under a 2- or 4-digit prefix the demand accepts 0.8; the same
   sub-chapter (4 digits) 0.75; the same chapter (2 digits) 0.4. By category path (root to
   leaf): the same leaf 0.9; one category contains the other, or the demand accepts a category on
-  the offer's path, 0.8; the same top-level family 0.35. By thesaurus concept: if the listings
-  share a concept and the Jaccard index J of their concept sets is at least 0.2, 0.7 + 0.2 J.
-  The structural score is the maximum of these. A description similarity t of at least 0.3 can
-  stand on its own at 0.8 t. With ``base`` the larger of the two, material is
-  ``base + 0.2 t (1 - base)`` (text lifts a link, never creates one below 0.3), and 0 when
-  ``base`` is 0.
+  the offer's path, 0.8; siblings below the top level (a common prefix of 2 or more) 0.6; the
+  same top-level family 0.35. By thesaurus concept: if the listings share a concept and the
+  Jaccard index J of their concept sets is at least 0.2, 0.7 + 0.2 J. The structural score is
+  the maximum of these. A description similarity t of at least 0.3 can stand on its own at
+  0.8 t. With ``base`` the larger of the two, material is ``base + 0.2 t (1 - base)`` (text
+  lifts a link, never creates one below 0.3), and 0 when ``base`` is 0.
+  *Weak links count only nearby.* The same chapter and the same family are weak evidence (a
+  chapter is the source industry, not the material: 19 12 04 plastics and 19 08 05 sewage sludge
+  share chapter 19). When no stronger rule links the pair (no code, sub-chapter, accepted code
+  or category, category branch or concept), material is 0 beyond 50 km, where most synergies
+  happen, whatever the text similarity says.
 * *quantity*: the coverage c = min(offer, demand) / demand scores sqrt(c); below 2 % of the
   demand it falls further in proportion (c / 0.02: not worth a truck); an offer below the
   demand's stated minimum halves it.
@@ -104,6 +110,7 @@ class MaterialRule(StrEnum):
     SAME_CATEGORY = "same_category"
     PARENT_CATEGORY = "parent_category"
     ACCEPTED_CATEGORY = "accepted_category"
+    SAME_BRANCH = "same_branch"
     SAME_FAMILY = "same_family"
     SYNONYM = "synonym"
     SIMILAR_TEXT = "similar_text"
@@ -133,7 +140,10 @@ SAME_CHAPTER: Final = 0.4
 SAME_CATEGORY: Final = 0.9
 PARENT_CATEGORY: Final = 0.8
 ACCEPTED_CATEGORY: Final = 0.8
+SAME_BRANCH: Final = 0.6
 SAME_FAMILY: Final = 0.35
+WEAK_LINK_MAX_KM: Final = 50.0  # chapter or family alone counts only this close
+_WEAK_RULES: Final = frozenset({"same_chapter", "same_family"})
 CONCEPT_MIN_JACCARD: Final = 0.2
 CONCEPT_BASE: Final = 0.7
 CONCEPT_SPAN: Final = 0.2
@@ -308,6 +318,7 @@ class MaterialMatch:
     score: float
     rule: MaterialRule
     detail: str  # the code, prefix, slug(s) or concepts that the rule used
+    strong: bool = False  # a rule other than same chapter / same family fired
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,6 +364,9 @@ def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[Materi
         outer, inner = (op, dp) if len(op) < len(dp) else (dp, op)
         detail = f"{outer[-1]} includes {inner[-1]}"
         rules.append(MaterialMatch(PARENT_CATEGORY, MaterialRule.PARENT_CATEGORY, detail))
+    elif common >= 2:
+        detail = f"{op[-1]} and {dp[-1]} ({op[common - 1]})"
+        rules.append(MaterialMatch(SAME_BRANCH, MaterialRule.SAME_BRANCH, detail))
     accepted = [slug for slug in op if slug in demand.accepted_categories]
     if accepted:
         rules.append(MaterialMatch(ACCEPTED_CATEGORY, MaterialRule.ACCEPTED_CATEGORY, accepted[-1]))
@@ -375,16 +389,23 @@ def material_match(
         return MaterialMatch(0.0, MaterialRule.NONE, "")
     t = _unit_interval(text_similarity)
     best = MaterialMatch(0.0, MaterialRule.NONE, "")
-    for rule in _structural_rules(offer, demand):
+    rules = _structural_rules(offer, demand)
+    for rule in rules:
         if rule.score > best.score:
             best = rule
+    strong = any(rule.rule not in _WEAK_RULES for rule in rules)
     text_alone = TEXT_WEIGHT * t if t >= TEXT_MIN else 0.0
     if text_alone > best.score:
         best = MaterialMatch(text_alone, MaterialRule.SIMILAR_TEXT, f"{t:.2f}")
     if best.score <= 0.0:
         return best
     base = best.score
-    return MaterialMatch(base + TEXT_BOOST * t * (1.0 - base), best.rule, best.detail)
+    return MaterialMatch(base + TEXT_BOOST * t * (1.0 - base), best.rule, best.detail, strong)
+
+
+def weak_link_too_far(match: MaterialMatch, distance_km: float) -> bool:
+    """A link without strong evidence counts only within WEAK_LINK_MAX_KM."""
+    return match.score > 0 and not match.strong and not distance_km <= WEAK_LINK_MAX_KM
 
 
 def quantity_score(offer: ListingProfile, demand: DemandProfile) -> float:
@@ -456,7 +477,8 @@ def score_pair(
     subchapter_titles: Mapping[str, str] | None = None,
 ) -> PairScore:
     """Score one pair, with its explanation. The readable specification of ``score_matrix``."""
-    material = material_match(offer, demand, ctx.text_similarity).score
+    match = material_match(offer, demand, ctx.text_similarity)
+    material = 0.0 if weak_link_too_far(match, ctx.distance_km) else match.score
     quantity = quantity_score(offer, demand)
     distance = distance_score(ctx.distance_km, demand.resource_type, demand.max_km)
     hazard_blocked = _hazard_blocked(offer, demand)
@@ -525,6 +547,8 @@ def describe_material(
             return f"category {detail}"
         case MaterialRule.ACCEPTED_CATEGORY:
             return f"accepted category {detail}"
+        case MaterialRule.SAME_BRANCH:
+            return f"related categories {detail}"
         case MaterialRule.SAME_FAMILY:
             return f"same family {detail}"
         case MaterialRule.SYNONYM:
@@ -550,6 +574,13 @@ def _veto_reason(veto: str, offer: OfferProfile, demand: DemandProfile, ctx: Pai
         case Veto.UNIT:
             return f"units differ ({offer.base_unit} vs {demand.base_unit})"
         case Veto.MATERIAL:
+            match = material_match(offer, demand, ctx.text_similarity)
+            if weak_link_too_far(match, ctx.distance_km):
+                link = describe_material(offer, demand, ctx.text_similarity)
+                return (
+                    f"only a weak material link ({link}) at {_km(ctx.distance_km)}; "
+                    f"weak links count within {WEAK_LINK_MAX_KM:.0f} km"
+                )
             return "no material link"
         case Veto.DISTANCE:
             return f"{_km(ctx.distance_km)} exceeds the demand's {_km(demand.max_km)} limit"
@@ -611,36 +642,63 @@ def explain(
 # "c4:1001", "c6:100102"), each prefix of its category path ("p:minerals", "p:minerals/ashes"),
 # each slug on the path ("s:ashes") and its concepts ("k:fly_ash"), all with weight 1. A demand
 # emits the same kinds of key, weighted by the role they play, so that the sparse product
-# offers × keys × demands gives, per pair, a packed int64:
+# offers × keys × demands gives, per pair, a packed int64 (the *encoding*):
 #   bits 0-7   shared concepts (count)
 #   bits 8-11  length of the common category prefix
 #   bits 12-15 accepted categories on the offer's path (count)
 #   bits 16-21 code roles: own chapter, own sub-chapter, own code, accepted 2-, 4-, 6-digit.
-# A pair with a nonzero product shares a key: that is the candidate engine's blocking, and any
-# pair whose structural material score is > 0 has one.
+# A pair whose structural material score is > 0 shares a key.
+#
+# The *strong* keys leave out the two weak links (the demand's own chapter and the top level of
+# the path), so that their product finds exactly the pairs that share a strong key, wherever
+# they are; ``complete_strong_encoding`` adds the weak fields back from the chapter and root
+# columns. Because the top level is left out, a one-level path ("minerals") meets deeper paths
+# through "rx:"/"ry:" keys (offer exactly the root / demand exactly the root), and the second
+# level weighs 2 so that the prefix count stays the full common length.
 
 _CONCEPT: Final = 1
 _PATH: Final = 1 << 8
 _ACCEPTED_CATEGORY: Final = 1 << 12
 _OWN2, _OWN4, _OWN6 = 1 << 16, 1 << 17, 1 << 18
 _ACC2, _ACC4, _ACC6 = 1 << 19, 1 << 20, 1 << 21
+_STRONG_CODE_BITS: Final = _OWN4 | _OWN6 | _ACC2 | _ACC4 | _ACC6
 _PATH_SEP: Final = "\x1f"
+_ACCEPTED_ROLE: Final[Mapping[int, int]] = {2: _ACC2, 4: _ACC4, 6: _ACC6}
 
 
-def _listing_keys(p: ListingProfile, demand: DemandProfile | None) -> dict[str, int]:
-    keys: dict[str, int] = {}
+def _listing_keys(
+    p: ListingProfile, demand: DemandProfile | None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """(all keys, strong keys) of a listing, each key with its weight."""
+    full: dict[str, int] = {}
+    strong: dict[str, int] = {}
 
-    def add(key: str, weight: int) -> None:
-        keys[key] = keys.get(key, 0) | weight
+    def add(key: str, weight: int, *, is_strong: bool = True, strong_weight: int = 0) -> None:
+        full[key] = full.get(key, 0) | weight
+        if is_strong:
+            strong[key] = strong.get(key, 0) | (strong_weight or weight)
 
     code = p.low_code
     if code:
-        add("c2:" + code[:2], _OWN2 if demand else 1)
+        add("c2:" + code[:2], _OWN2 if demand else 1, is_strong=demand is None)
         add("c4:" + code[:4], _OWN4 if demand else 1)
         add("c6:" + code, _OWN6 if demand else 1)
     path = p.category_path
     for level in range(1, len(path) + 1):
-        add("p:" + _PATH_SEP.join(path[:level]), _PATH if demand else 1)
+        weight = _PATH if demand else 1
+        add(
+            "p:" + _PATH_SEP.join(path[:level]),
+            weight,
+            is_strong=level >= 2,
+            strong_weight=2 * weight if level == 2 and demand else weight,
+        )
+    if path:
+        if demand is None:
+            strong[("rx:" if len(path) == 1 else "ry:") + path[0]] = 1
+        else:
+            strong["rx:" + path[0]] = _PATH
+            if len(path) == 1:
+                strong["ry:" + path[0]] = _PATH
     for concept in p.concepts:
         add("k:" + concept, _CONCEPT)
     if demand is None:
@@ -648,13 +706,13 @@ def _listing_keys(p: ListingProfile, demand: DemandProfile | None) -> dict[str, 
             add("s:" + slug, 1)
     else:
         for accepted in demand.accepted_codes:
-            add(f"c{len(accepted)}:{accepted}", {2: _ACC2, 4: _ACC4, 6: _ACC6}[len(accepted)])
+            add(f"c{len(accepted)}:{accepted}", _ACCEPTED_ROLE[len(accepted)])
         for slug in demand.accepted_categories:
             add("s:" + slug, _ACCEPTED_CATEGORY)
-    return keys
+    return full, strong
 
 
-def _code_lut() -> FloatArray:
+def _code_lut(bits_used: int) -> FloatArray:
     lut = np.zeros(64)
     for bits in range(64):
         best = 0.0
@@ -666,38 +724,35 @@ def _code_lut() -> FloatArray:
             (_OWN4, SAME_SUBCHAPTER),
             (_OWN2, SAME_CHAPTER),
         ):
-            if bits & (bit >> 16):
+            if bits & (bit >> 16) & (bits_used >> 16):
                 best = max(best, value)
         lut[bits] = best
     return lut
 
 
-def _structure_lut() -> FloatArray:
-    """Material score without concepts and text.
+def _structure_luts() -> tuple[FloatArray, FloatArray]:
+    """(strong, weak) material scores without concepts and text.
 
     Indexed by code bits (6) | accepted category (1) | common prefix (4) | offer depth (4) |
     demand depth (4).
     """
     index = np.arange(1 << 19, dtype=np.int64)
-    code = _code_lut()[index >> 13]
     accepted = (index >> 12) & 1
     common = (index >> 8) & 15
     do = (index >> 4) & 15
     dd = index & 15
-    category = np.where(
-        common == 0,
-        0.0,
-        np.where(
-            (common == do) & (common == dd),
-            SAME_CATEGORY,
-            np.where(common == np.minimum(do, dd), PARENT_CATEGORY, SAME_FAMILY),
-        ),
+    same = (common > 0) & (common == do) & (common == dd)
+    parent = (common > 0) & ~same & (common == np.minimum(do, dd))
+    branch = (common >= 2) & ~same & ~parent
+    category = np.select(
+        [same, parent | (accepted > 0), branch], [SAME_CATEGORY, PARENT_CATEGORY, SAME_BRANCH], 0.0
     )
-    category = np.where(accepted > 0, np.maximum(category, ACCEPTED_CATEGORY), category)
-    return np.maximum(code, category)
+    strong = np.maximum(_code_lut(_STRONG_CODE_BITS)[index >> 13], category)
+    weak = np.maximum(_code_lut(_OWN2)[index >> 13], np.where(common > 0, SAME_FAMILY, 0.0))
+    return strong, weak
 
 
-_STRUCTURE_LUT: Final = _structure_lut()
+_STRONG_LUT, _WEAK_LUT = _structure_luts()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -705,8 +760,9 @@ class ListingBatch:
     """Column arrays of N listings (offers or demands), built once per batch.
 
     ``code6``/``sub4``/``chapter`` are ints (-1 without a code), day windows are ordinals with
-    open ends at ±2**40, ``xyz`` are unit-sphere coordinates. The pair keys are a small CSR
-    structure over ``vocab`` (see the comment above ``_listing_keys``).
+    open ends at ±2**40, ``x``/``y``/``z`` are unit-sphere coordinates. The pair keys are two
+    small CSR structures (all keys, strong keys) over ``vocab``; ``root`` is the ``vocab`` id of
+    the top-level path key (-1 without a category).
     """
 
     ids: IntArray
@@ -725,10 +781,14 @@ class ListingBatch:
     n_concepts: IntArray
     available_from: IntArray
     available_until: IntArray
+    root: IntArray
     vocab: tuple[str, ...]
     key_ptr: IntArray
     key_ids: IntArray
     key_weights: IntArray
+    strong_ptr: IntArray
+    strong_ids: IntArray
+    strong_weights: IntArray
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -743,15 +803,19 @@ def _batch_columns(
 ) -> dict[str, object]:
     n = len(profiles)
     vocab: dict[str, int] = {}
-    key_ptr = np.zeros(n + 1, dtype=np.int64)
-    key_ids: list[int] = []
-    key_weights: list[int] = []
+    ptr = {"key": np.zeros(n + 1, dtype=np.int64), "strong": np.zeros(n + 1, dtype=np.int64)}
+    ids: dict[str, list[int]] = {"key": [], "strong": []}
+    weights: dict[str, list[int]] = {"key": [], "strong": []}
+    root = np.full(n, -1, dtype=np.int64)
     for i, p in enumerate(profiles):
-        keys = _listing_keys(p, demands[i] if demands is not None else None)
-        for key, weight in keys.items():
-            key_ids.append(vocab.setdefault(key, len(vocab)))
-            key_weights.append(weight)
-        key_ptr[i + 1] = len(key_ids)
+        keysets = _listing_keys(p, demands[i] if demands is not None else None)
+        for name, keys in zip(("key", "strong"), keysets, strict=True):
+            for key, weight in keys.items():
+                ids[name].append(vocab.setdefault(key, len(vocab)))
+                weights[name].append(weight)
+            ptr[name][i + 1] = len(ids[name])
+        if p.category_path:
+            root[i] = vocab["p:" + p.category_path[0]]
     code6 = np.array([int(p.low_code) if p.low_code else -1 for p in profiles], dtype=np.int64)
     has_code = code6 >= 0
     lat = np.array([p.lat for p in profiles], dtype=np.float64)
@@ -782,10 +846,14 @@ def _batch_columns(
         "available_until": np.array(
             [_ordinal(p.available_until, _NO_DAY) for p in profiles], dtype=np.int64
         ),
+        "root": root,
         "vocab": tuple(vocab),
-        "key_ptr": key_ptr,
-        "key_ids": np.array(key_ids, dtype=np.int64),
-        "key_weights": np.array(key_weights, dtype=np.int64),
+        "key_ptr": ptr["key"],
+        "key_ids": np.array(ids["key"], dtype=np.int64),
+        "key_weights": np.array(weights["key"], dtype=np.int64),
+        "strong_ptr": ptr["strong"],
+        "strong_ids": np.array(ids["strong"], dtype=np.int64),
+        "strong_weights": np.array(weights["strong"], dtype=np.int64),
     }
 
 
@@ -810,15 +878,12 @@ class DemandBatch(ListingBatch):
     @classmethod
     def from_profiles(cls, demands: Sequence[DemandProfile]) -> DemandBatch:
         columns = _batch_columns(demands, demands)
+        minimum = [
+            math.nan if d.annual_quantity_min is None else d.annual_quantity_min for d in demands
+        ]
         return cls(
             **columns,  # type: ignore[arg-type]
-            quantity_min=np.array(
-                [
-                    math.nan if d.annual_quantity_min is None else d.annual_quantity_min
-                    for d in demands
-                ],
-                dtype=np.float64,
-            ),
+            quantity_min=np.array(minimum, dtype=np.float64),
             max_km=np.array([d.max_km for d in demands], dtype=np.float64),
             scale_km=np.array(
                 [DISTANCE_SCALE_KM[d.resource_type] for d in demands], dtype=np.float64
@@ -829,19 +894,29 @@ class DemandBatch(ListingBatch):
         )
 
 
-def key_incidence(
-    batch: ListingBatch, columns: Mapping[str, int], n_columns: int
-) -> sparse.csr_array:
-    """The N × n_columns weighted key matrix of ``batch`` in a shared key vocabulary.
+def vocabulary_map(batch: ListingBatch, columns: Mapping[str, int]) -> IntArray:
+    """``batch.vocab`` ids → ``columns`` ids (-1 for keys ``columns`` lacks)."""
+    return np.array([columns.get(key, -1) for key in batch.vocab], dtype=np.int64)
 
-    Keys missing from ``columns`` are dropped: they cannot be shared.
+
+def key_incidence(
+    batch: ListingBatch, mapping: IntArray, n_columns: int, *, strong: bool = False
+) -> sparse.csr_array:
+    """The N × n_columns weighted key matrix of ``batch`` (all keys, or the strong ones).
+
+    ``mapping`` is ``vocabulary_map(batch, columns)``; keys mapped to -1 cannot be shared and
+    are dropped.
     """
-    mapping = np.array([columns.get(key, -1) for key in batch.vocab], dtype=np.int64)
-    cols = mapping[batch.key_ids] if len(batch.key_ids) else np.zeros(0, dtype=np.int64)
-    rows = np.repeat(np.arange(len(batch), dtype=np.int64), np.diff(batch.key_ptr))
+    ptr, ids, weights = (
+        (batch.strong_ptr, batch.strong_ids, batch.strong_weights)
+        if strong
+        else (batch.key_ptr, batch.key_ids, batch.key_weights)
+    )
+    cols = mapping[ids] if ids.size else np.zeros(0, dtype=np.int64)
+    rows = np.repeat(np.arange(len(batch), dtype=np.int64), np.diff(ptr))
     keep = cols >= 0
     return sparse.csr_array(
-        (batch.key_weights[keep], (rows[keep], cols[keep])), shape=(len(batch), n_columns)
+        (weights[keep], (rows[keep], cols[keep])), shape=(len(batch), n_columns)
     )
 
 
@@ -854,11 +929,30 @@ def joint_vocabulary(batches: Iterable[ListingBatch]) -> dict[str, int]:
 
 
 def pair_encoding(offers: OfferBatch, demands: DemandBatch) -> IntArray:
-    """The dense N × M packed pair keys (0 where a pair shares no key)."""
+    """The dense N × M encodings (0 where a pair shares no key)."""
     vocab = joint_vocabulary((offers, demands))
-    a = key_incidence(offers, vocab, len(vocab))
-    b = key_incidence(demands, vocab, len(vocab))
+    a = key_incidence(offers, vocabulary_map(offers, vocab), len(vocab))
+    b = key_incidence(demands, vocabulary_map(demands, vocab), len(vocab))
     return np.asarray((a @ b.T).toarray(), dtype=np.int64)
+
+
+def complete_strong_encoding(
+    encoding: IntArray, same_chapter: BoolArray, same_root: BoolArray
+) -> IntArray:
+    """Add the weak fields (own chapter, top-level prefix) to a strong-key product."""
+    common = (encoding >> 8) & 15
+    return (
+        encoding | np.where(same_chapter, _OWN2, 0) | np.where((common == 0) & same_root, _PATH, 0)
+    )
+
+
+def shares_strong_key(
+    encoding: IntArray, offer_depth: IntArray, demand_depth: IntArray
+) -> BoolArray:
+    """Whether a pair (given its full encoding) shares a strong key."""
+    common = (encoding >> 8) & 15
+    one_level = (common == 1) & ((offer_depth == 1) | (demand_depth == 1))
+    return ((encoding & (255 | (15 << 12) | _STRONG_CODE_BITS)) != 0) | (common >= 2) | one_level
 
 
 # --------------------------------------------------------------------------------------------
@@ -867,9 +961,9 @@ def pair_encoding(offers: OfferBatch, demands: DemandBatch) -> IntArray:
 
 
 def material_structure_pairs(
-    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, encoding: IntArray
-) -> FloatArray:
-    """Structural material score per pair (no text, and ignoring resource types)."""
+    offers: ListingBatch, demands: ListingBatch, oi: IntArray, dj: IntArray, encoding: IntArray
+) -> tuple[FloatArray, BoolArray]:
+    """(structural material score, strong link) per pair (no text; resource types ignored)."""
     index = (
         ((encoding >> 3) & (63 << 13))
         | (np.minimum((encoding >> 12) & 15, 1) << 12)
@@ -877,7 +971,7 @@ def material_structure_pairs(
         | (offers.depth[oi] << 4)
         | demands.depth[dj]
     )
-    structure = _STRUCTURE_LUT[index]
+    strong = _STRONG_LUT[index]
     shared = encoding & 255
     hit = np.flatnonzero(shared)
     if hit.size:
@@ -887,8 +981,8 @@ def material_structure_pairs(
         concept = np.where(
             jaccard >= CONCEPT_MIN_JACCARD, CONCEPT_BASE + CONCEPT_SPAN * jaccard, 0.0
         )
-        structure[hit] = np.maximum(structure[hit], concept)
-    return structure
+        strong[hit] = np.maximum(strong[hit], concept)
+    return np.maximum(strong, _WEAK_LUT[index]), strong > 0
 
 
 def material_pairs(structure: FloatArray, text: FloatArray | float) -> FloatArray:
@@ -898,8 +992,22 @@ def material_pairs(structure: FloatArray, text: FloatArray | float) -> FloatArra
     return np.where(base > 0, base + TEXT_BOOST * t * (1.0 - base), 0.0)
 
 
+def weak_link_pairs(
+    material: FloatArray, strong_link: BoolArray, distance_km: FloatArray
+) -> FloatArray:
+    """Material 0 where only a weak link (or text) joins a pair more than 50 km apart."""
+    with np.errstate(invalid="ignore"):
+        near = np.asarray(distance_km) <= WEAK_LINK_MAX_KM
+    return np.where(strong_link | near, material, 0.0)
+
+
 def quantity_pairs(
-    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, *, same_unit: bool = False
+    offers: ListingBatch,
+    demands: DemandBatch,
+    oi: IntArray,
+    dj: IntArray,
+    *,
+    same_unit: bool = False,
 ) -> FloatArray:
     qo = offers.quantity[oi]
     qd = demands.quantity[dj]
@@ -912,7 +1020,7 @@ def quantity_pairs(
 
 
 def timing_pairs(
-    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, today: date
+    offers: ListingBatch, demands: ListingBatch, oi: IntArray, dj: IntArray, today: date
 ) -> FloatArray:
     t0 = today.toordinal()
     o_until = offers.available_until[oi]
@@ -928,7 +1036,11 @@ def timing_pairs(
 
 
 def legal_pairs(
-    offers: OfferBatch, demands: DemandBatch, oi: IntArray, dj: IntArray, legal: FloatArray | float
+    offers: OfferBatch,
+    demands: DemandBatch,
+    oi: IntArray,
+    dj: IntArray,
+    legal: FloatArray | float,
 ) -> FloatArray:
     value = np.clip(np.nan_to_num(np.asarray(legal, dtype=np.float64), nan=0.0), 0.0, 1.0)
     blocked = offers.hazardous[oi] & ~demands.hazard_ok[dj]
@@ -972,7 +1084,7 @@ def combine_pairs(
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ScoreMatrix:
-    """N × M arrays; vetoed pairs have score 0."""
+    """Component and score arrays (N × M from score_matrix); vetoed pairs have score 0."""
 
     score: FloatArray
     material: FloatArray
@@ -996,9 +1108,8 @@ def score_pairs(
     weights: Weights = DEFAULT_WEIGHTS,
 ) -> ScoreMatrix:
     """Score flat pairs (1-D arrays, one entry per pair); ``encoding`` from the key product."""
-    material = material_pairs(
-        material_structure_pairs(offers, demands, oi, dj, encoding), text_similarity
-    )
+    structure, strong_link = material_structure_pairs(offers, demands, oi, dj, encoding)
+    material = weak_link_pairs(material_pairs(structure, text_similarity), strong_link, distance_km)
     material = np.where(offers.resource[oi] == demands.resource[dj], material, 0.0)
     quantity = quantity_pairs(offers, demands, oi, dj)
     distance = distance_pairs(demands, dj, distance_km)

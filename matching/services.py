@@ -7,6 +7,7 @@ matches that nobody has reviewed, and never changes a match a person has moved p
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import timedelta
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -33,7 +35,7 @@ from .scoring import (
     pair_encoding,
     score_pairs,
 )
-from .tasks import listing_match_task, matching_run_chunk_task, matching_run_finish_task
+from .tasks import listing_match_task, matching_run_chunk_task
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +135,7 @@ def score_listings(
                 MatchRow(
                     offer=offer,
                     demand=demand,
-                    score=PairScore(*partial[:7], explanation)
-                    if False
-                    else _with(partial, explanation),
+                    score=dataclasses.replace(partial, explanation=explanation),
                     km=float(routes.km[k]),
                     mode=routes.mode[k],
                     eur_per_tonne=float(routes.eur_per_tonne[k]),
@@ -145,19 +145,6 @@ def score_listings(
                 )
             )
     return rows
-
-
-def _with(score: PairScore, explanation: str) -> PairScore:
-    return PairScore(
-        score.score,
-        score.material,
-        score.quantity,
-        score.distance,
-        score.legal,
-        score.timing,
-        score.vetoed_by,
-        explanation,
-    )
 
 
 def _text_similarity(a: list[str], b: list[str]) -> np.ndarray:
@@ -197,7 +184,12 @@ def _match(row: MatchRow) -> Match:
         transport_mode=row.mode,
         cost_eur_per_tonne=row.eur_per_tonne,
         co2_kg_per_tonne=row.co2_kg_per_tonne,
-        tonnes_per_year=min(row.offer.profile.annual_quantity, row.demand.profile.annual_quantity),
+        # What could be diverted from disposal: the smaller side, for materials (not heat).
+        tonnes_per_year=(
+            min(row.offer.profile.annual_quantity, row.demand.profile.annual_quantity)
+            if row.offer.profile.base_unit == "t"
+            else None
+        ),
         legal_procedure=row.procedure,
         legal_flags=list(row.flags),
         explanation=row.score.explanation,
@@ -229,40 +221,37 @@ UPSERT_FIELDS = [
 ]
 
 
-def _write_matches(*, scope: Q, rows: list[MatchRow]) -> int:
-    """Replace the proposed matches in `scope` by `rows`; reviewed matches are never touched."""
+def _write_matches(*, scope: Q, keep: list[MatchRow], valid: set[tuple[int, int]]) -> int:
+    """Upsert `keep` and delete the proposed matches in `scope` whose pair is no longer valid.
+
+    Matches a person has moved past "proposed" are never touched. A valid pair outside this
+    listing's top K may stay: the other side's top K may have put it there.
+    """
     reviewed = set(
         Match.objects.filter(scope)
         .exclude(stage=Stage.PROPOSED)
         .values_list("offer_id", "demand_id")
     )
-    keep = [_match(r) for r in rows if (r.offer.id, r.demand.id) not in reviewed]
+    rows = [_match(r) for r in keep if (r.offer.id, r.demand.id) not in reviewed]
     now = timezone.now()
-    for m in keep:
-        m.updated_at = now
-    stale = Match.objects.filter(scope, stage=Stage.PROPOSED)
-    for m in keep:
-        stale = (
-            stale.exclude(offer_id=m.offer_id, demand_id=m.demand_id) if len(keep) < 50 else stale
-        )
-    if len(keep) >= 50:
-        wanted = {(m.offer_id, m.demand_id) for m in keep}
-        stale_ids = [
-            pk
-            for pk, o, d in stale.values_list("id", "offer_id", "demand_id")
-            if (o, d) not in wanted
-        ]
-        Match.objects.filter(id__in=stale_ids).delete()
-    else:
-        stale.delete()
+    for row in rows:
+        row.updated_at = now
+    stale = [
+        pk
+        for pk, offer_id, demand_id in Match.objects.filter(
+            scope, stage=Stage.PROPOSED
+        ).values_list("id", "offer_id", "demand_id")
+        if (offer_id, demand_id) not in valid
+    ]
+    Match.objects.filter(id__in=stale).delete()
     Match.objects.bulk_create(
-        keep,
+        rows,
         update_conflicts=True,
         unique_fields=["offer", "demand"],
         update_fields=UPSERT_FIELDS,
         batch_size=1000,
     )
-    return len(keep)
+    return len(rows)
 
 
 def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> int:
@@ -299,9 +288,12 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
             needs_matching=False, matching_error=str(exc)[:500]
         )
         return 0
-    rows = _top_k(rows, k=settings.MATCHING_TOP_K, min_score=settings.MATCHING_MIN_SCORE)
+    valid = {
+        (r.offer.id, r.demand.id) for r in rows if r.score.score >= settings.MATCHING_MIN_SCORE
+    }
+    keep = _top_k(rows, k=settings.MATCHING_TOP_K, min_score=settings.MATCHING_MIN_SCORE)
     with transaction.atomic():
-        written = _write_matches(scope=Q(**{f"{field}_id": listing_id}), rows=rows)
+        written = _write_matches(scope=Q(**{f"{field}_id": listing_id}), keep=keep, valid=valid)
         model.objects.filter(pk=listing_id, version=version).update(
             needs_matching=False, matched_version=version, matching_error=""
         )
@@ -343,32 +335,31 @@ def listings_sweep() -> int:
 
 @transaction.atomic
 def matching_run_start(
-    *, started_by: object | None = None, chunk_size: int = RUN_CHUNK_SIZE
+    *, started_by: User | None = None, chunk_size: int = RUN_CHUNK_SIZE, enqueue: bool = True
 ) -> MatchingRun:
-    """Start a full rematch: split the published offers into chunks and queue one task each.
+    """Start a full rematch: split the published offers into chunks by id range.
 
-    Enqueues: matching_run_chunk_task per chunk, on commit.
+    Enqueues: matching_run_chunk_task per chunk on commit, unless `enqueue` is False (the caller
+    then runs the chunks in-process).
     """
     ids = list(selectors.published_offers().order_by("id").values_list("id", flat=True))
+    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
     run = MatchingRun.objects.create(
-        status=MatchingRun.Status.RUNNING,
+        status=MatchingRun.Status.RUNNING if chunks else MatchingRun.Status.DONE,
         started_by=started_by,
         scoring_version=SCORING_VERSION,
         started_at=timezone.now(),
+        finished_at=None if chunks else timezone.now(),
         total_listings=len(ids),
+        total_chunks=len(chunks),
     )
-    chunks = [ids[i : i + chunk_size] for i in range(0, len(ids), chunk_size)]
     MatchingRunChunk.objects.bulk_create(
         MatchingRunChunk(run=run, index=n, first_offer_id=c[0], last_offer_id=c[-1])
         for n, c in enumerate(chunks)
     )
-    run.total_chunks = len(chunks)
-    run.save(update_fields=["total_chunks"])
-    if not chunks:
-        run.status, run.finished_at = MatchingRun.Status.DONE, timezone.now()
-        run.save(update_fields=["status", "finished_at"])
-    for n in range(len(chunks)):
-        matching_run_chunk_task.delay_on_commit(run.pk, n)
+    if enqueue:
+        for n in range(len(chunks)):
+            matching_run_chunk_task.delay_on_commit(run.pk, n)
     return run
 
 
@@ -392,7 +383,9 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int) -> int:
     )
     with transaction.atomic():
         scope = Q(offer_id__gte=chunk.first_offer_id, offer_id__lte=chunk.last_offer_id)
-        written = _write_matches(scope=scope, rows=rows)
+        written = _write_matches(
+            scope=scope, keep=rows, valid={(r.offer.id, r.demand.id) for r in rows}
+        )
         marked = MatchingRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
             done_at=timezone.now()
         )
@@ -402,7 +395,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int) -> int:
             )
             Offer.objects.filter(id__in=[o.id for o in offers]).update(needs_matching=False)
     if marked:
-        matching_run_finish_task.delay(run_id)
+        matching_run_finish(run_id=run_id)
     return written
 
 

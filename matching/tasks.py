@@ -58,17 +58,3 @@ def matching_run_chunk_task(run_id: int, chunk_index: int) -> None:
     from matching.services import matching_run_chunk_process
 
     matching_run_chunk_process(run_id=run_id, chunk_index=chunk_index)
-
-
-@shared_task(
-    name="matching.run_finish",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
-)
-def matching_run_finish_task(run_id: int) -> None:
-    from matching.services import matching_run_finish
-
-    matching_run_finish(run_id=run_id)

@@ -291,6 +291,8 @@ class TextSimilarity:
         return sp.csr_matrix(self.vectorizer.transform([self._prepare(t) for t in texts]))
 
     def _rows(self, rows: Rows) -> sp.csr_matrix:
+        if isinstance(rows, str):
+            raise TypeError("pass a sequence of texts, not a single string")
         if sp.issparse(rows):
             return sp.csr_matrix(rows)
         return self.vectors(rows)

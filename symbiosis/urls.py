@@ -11,6 +11,7 @@ urlpatterns += i18n_patterns(
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("matching/", include("matching.urls")),
     path("admin/", admin.site.urls),
     prefix_default_language=False,
 )
