@@ -25,8 +25,8 @@ Deliberate synergies: fly ash and GBS to cement, FGD gypsum to plasterboard, spe
 whey to feed, waste heat to greenhouses and district heating, CO2 to greenhouses and breweries,
 steel slag and IBA to road building, UCO to biodiesel, glass cullet to container glass, spent
 solvents to solvent recovery, zinc-bearing steel dusts to a Waelz plant, spent FCC catalyst and
-spent pot lining to cement kilns; across borders NL↔BE, BE→FR, DE→NL, GB→NL, CH→DE, LU→DE,
-IE→NL and FR→NL.
+spent pot lining to cement kilns; across borders NL↔BE, BE→FR, FR→BE, DE→NL, GB→NL, GB→BE,
+CH→DE, DE→CH, LU→DE and FR→NL.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -2035,14 +2036,18 @@ def demo_summary(*, created: bool) -> DemoSummary:
 
 
 def _users_create() -> dict[str, User]:
+    # One hash per password: the demo logins are published, and hashing once per user would
+    # cost a second or two of PBKDF2 on every `make run`.
+    demo_hash = make_password(DEMO_PASSWORD)
     users: dict[str, User] = {}
     users["admin"] = _user_upsert(
-        "admin", "Site", "Administrator", ADMIN_PASSWORD, staff=True, superuser=True
-    )
+        "admin", "Site", "Administrator", make_password(ADMIN_PASSWORD), staff=True,
+        superuser=True,
+    )  # fmt: skip
     for username, (first, last, _regions) in FACILITATORS.items():
-        users[username] = _user_upsert(username, first, last, DEMO_PASSWORD)
+        users[username] = _user_upsert(username, first, last, demo_hash)
     for username, (first, last) in COMPANY_USERS.items():
-        users[username] = _user_upsert(username, first, last, DEMO_PASSWORD)
+        users[username] = _user_upsert(username, first, last, demo_hash)
     return users
 
 
@@ -2050,7 +2055,7 @@ def _user_upsert(
     username: str,
     first_name: str,
     last_name: str,
-    password: str,
+    password_hash: str,
     *,
     staff: bool = False,
     superuser: bool = False,
@@ -2059,7 +2064,7 @@ def _user_upsert(
     user.first_name, user.last_name = first_name, last_name
     user.email = f"{username}@example.com"
     user.is_staff, user.is_superuser, user.is_active = staff, superuser, True
-    user.set_password(password)
+    user.password = password_hash
     user.save()
     return user
 

@@ -150,7 +150,7 @@ def listing_create(
         listing.published_at = timezone.now()
         listing.needs_matching = True
         listing.matching_requested_at = timezone.now()
-    listing.full_clean()
+    listing.full_clean(validate_constraints=False)  # the database enforces them
     listing.save()
     if isinstance(listing, Demand):
         if accepted_codes:
@@ -186,7 +186,7 @@ def listing_update(
     published = listing.status == ListingStatus.PUBLISHED
     if published:
         _request_matching(listing)
-    listing.full_clean()
+    listing.full_clean(validate_constraints=False)  # the database enforces them
     listing.save()
     if isinstance(listing, Demand):
         if accepted_codes is not None:

@@ -1,4 +1,4 @@
-"""Candidate generation for matching: never scores every pair.
+"""Candidate generation for matching: never scores every pair, and loses nothing.
 
 Pure: NumPy and SciPy only, no Django, no I/O, no clock, no randomness.
 
@@ -6,29 +6,33 @@ Pure: NumPy and SciPy only, no Django, no I/O, no clock, no randomness.
 2. **Block by material key.** Every listing emits keys: its List of Waste chapter, sub-chapter
    and code, each prefix of its category path, each slug on it, each thesaurus concept, and for
    a demand the codes, prefixes and categories it accepts (see ``matching.scoring``). A pair is
-   a candidate only if it shares a key. A sparse product, offers × keys × demands, finds those
-   pairs once each and yields the packed encoding the scorer reads.
-   - *Strong* keys (everything but the own chapter and the top-level category) are joined over
-     the whole block: a strong link may cross the map.
-   - *Weak* keys (same chapter, same family) are joined only within 50 km, because a pair
-     joined by nothing stronger scores 0 beyond that (``scoring.WEAK_LINK_MAX_KM``).
-   Every pair that can score > 0 shares a key, except pairs whose only evidence is description
-   similarity: ``text_fn`` is computed for candidates only, and the thesaurus concepts are the
-   engine's channel for synonyms.
-3. **Block by space.** Listings sit in a ``cKDTree`` on unit-sphere xyz. Offers are processed in
-   spatially compact chunks (KD-tree order). A chunk takes the demands inside its bounding ball
-   widened by the reach (the weak 50 km; or, for short-reach blocks such as heat, water and any
-   demand with a maximum ≤ 150 km, the demand's maximum) before the key product. Each pair is
-   then cut at the demand's maximum on the chord, which is never longer than the great-circle
-   distance, which is never longer than the route.
-4. **Prune by an upper bound.** Before the callbacks run, a pair whose score could not reach
-   ``min_score`` with text similarity 1, legal score 1 and the chord distance is dropped. The
-   bound uses the same component functions, so it loses nothing.
+   a candidate only if it shares a key; a sparse product listings × keys × listings finds those
+   pairs once each and yields the packed encoding the scorer reads. Every pair that can score
+   > 0 shares a key, except pairs whose only evidence is description similarity (``text_fn``
+   runs on candidates only; the thesaurus concepts are the engine's channel for synonyms).
+3. **Block by space, nearest first.** Listings sit in ``cKDTree``s on unit-sphere xyz, and the
+   key product runs only inside ball queries (64 listings at a time, KD-tree order).
+   - *Pass 1*: every pair within 75 km (``NEAR_KM``), or within the demand's maximum when
+     that is shorter (heat, water), on all keys. The weak keys (same chapter, same family)
+     matter only here: beyond 50 km a pair joined by nothing stronger scores 0.
+   - After pass 1, each offer and each demand with k pairs has a floor, its k-th best score.
+     Distance alone caps a score: score <= exp(-w_distance × km / scale), with every other
+     component at most 1. So a pair farther than the radius at which that cap falls below both
+     floors (and below ``min_score``) cannot enter either top k.
+   - *Pass 2*: strong keys only, in the ring between 75 km and that radius: first around
+     each offer whose radius exceeds 75 km, then around each such demand for the pairs the
+     offer's own ring did not cover. A listing with fewer than k pairs searches up to the
+     demand's maximum. The rings never overlap, so every pair is scored at most once.
+   Distances are cut on the chord, which is never longer than the great-circle distance, which
+   is never longer than the route.
+4. **Prune by an upper bound** before the callbacks: a pair that could not reach ``min_score``
+   with text similarity 1, legal score 1 and the chord distance is dropped.
 5. **Score** the survivors as arrays with the same functions as ``scoring.score_matrix``,
-   calling ``text_fn``, ``route_fn`` and ``legal_fn`` once per block with all its pairs.
-6. **Keep the top K** per offer *and* per demand (a pair is kept if it is in either), with
+   calling ``text_fn``, ``route_fn`` and ``legal_fn`` once per batch of pairs.
+6. **Keep the top k** per offer *and* per demand (a pair is kept if it is in either), with
    ``score >= min_score`` and > 0. Ties go to the smaller id of the other side.
 
+The result equals scoring every pair with ``score_matrix`` and selecting (a test holds it).
 Callback indices: ``offer_idx`` and ``demand_idx`` are positions in the sequences (or index)
 the caller passed. ``route_fn`` must never return less than the great-circle distance.
 """
@@ -48,6 +52,7 @@ from scipy.spatial import cKDTree
 
 from matching.scoring import (
     DEFAULT_WEIGHTS,
+    DISTANCE_SCALE_KM,
     EARTH_RADIUS_KM,
     WEAK_LINK_MAX_KM,
     BoolArray,
@@ -58,6 +63,7 @@ from matching.scoring import (
     ListingBatch,
     OfferBatch,
     OfferProfile,
+    ResourceType,
     Weights,
     _log,
     combine_pairs,
@@ -68,7 +74,6 @@ from matching.scoring import (
     material_pairs,
     material_structure_pairs,
     quantity_pairs,
-    shares_strong_key,
     timing_pairs,
     vocabulary_map,
     weak_link_pairs,
@@ -81,12 +86,10 @@ TextFn = Callable[[IntArray, IntArray], FloatArray]
 
 ROAD_DETOUR: Final = 1.25  # road km per great-circle km
 ROAD_MODE: Final = 0  # index of "road" in harbors.logistics.MODE_CODES
-SPACE_FIRST_KM: Final = 150.0  # reach at or below which space is filtered before material
-PAIRS_PER_CHUNK: Final = 1 << 24  # offers per chunk × demands in the largest long-reach block
-MAX_CHUNK: Final = 4096
-SPACE_CHUNK: Final = 256  # offers per chunk when every block is short-reach
-BALL_CHUNK: Final = 64  # offers per ball query (short reach and the weak 50 km)
-DEMAND_BUFFER: Final = 1 << 21  # pending per-demand entries before a reduction
+NEAR_KM: Final = 75.0  # pass 1 radius; at least WEAK_LINK_MAX_KM
+CHUNK: Final = 1024  # listings per chunk of a pass
+BALL_CHUNK: Final = 64  # listings per ball query
+PENDING_LIMIT: Final = 1 << 21  # pending entries per side before a top-k reduction
 _SLACK: Final = 1e-9
 
 
@@ -101,7 +104,10 @@ def _reach2(km: FloatArray) -> FloatArray:
     return np.asarray(_chord(km) ** 2 * (1 + _SLACK) + _SLACK)
 
 
-_WEAK_CHORD: Final = float(_chord(WEAK_LINK_MAX_KM)) * (1 + _SLACK) + _SLACK
+_NEAR2: Final = float(_reach2(np.array(NEAR_KM)))
+_NEAR_CHORD: Final = math.sqrt(_NEAR2)
+if NEAR_KM < WEAK_LINK_MAX_KM:  # pass 2 skips the weak keys
+    raise ValueError("NEAR_KM must be at least WEAK_LINK_MAX_KM")
 
 
 def _chord2(a: ListingBatch, b: ListingBatch, ai: IntArray, bj: IntArray) -> FloatArray:
@@ -318,10 +324,10 @@ class _Block:
     unit: int
     members: IntArray  # rows of the indexed batch
     tree: cKDTree
-    rows: sparse.csr_array  # members × keys (all keys)
-    strong_columns: sparse.csr_array  # keys × members (strong keys)
+    rows: sparse.csr_array  # members × keys, all keys
+    strong_rows: sparse.csr_array  # members × keys, strong keys
     reach_chord: float  # demands: the largest maximum distance in the block, as a chord
-    short_reach: bool  # demands whose maximum is at most SPACE_FIRST_KM
+    near: bool  # demands whose maximum is within NEAR_KM: pass 1 covers them
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -348,12 +354,12 @@ class SpatialIndex:
         full = key_incidence(batch, identity, len(self.vocab))
         strong = key_incidence(batch, identity, len(self.vocab), strong=True)
         if isinstance(batch, DemandBatch):
-            short = batch.max_km <= SPACE_FIRST_KM
+            near = batch.max_km <= NEAR_KM
             self.reach2: FloatArray = _reach2(batch.max_km)
         else:
-            short = np.zeros(len(batch), dtype=np.bool_)
-            self.reach2 = np.zeros(len(batch))
-        keys = (batch.resource.astype(np.int64) * 16 + batch.unit) * 2 + short
+            near = np.zeros(len(batch), dtype=np.bool_)
+            self.reach2 = np.full(len(batch), 4.0 * (1 + _SLACK))  # the whole sphere
+        keys = (batch.resource.astype(np.int64) * 16 + batch.unit) * 2 + near
         self.blocks: list[_Block] = []
         for key in np.unique(keys).tolist():
             members = np.flatnonzero(keys == key)
@@ -364,9 +370,9 @@ class SpatialIndex:
                     members=members,
                     tree=cKDTree(batch.xyz[members]),
                     rows=sparse.csr_array(full[members]),
-                    strong_columns=sparse.csr_array(strong[members].T),
+                    strong_rows=sparse.csr_array(strong[members]),
                     reach_chord=float(np.sqrt(self.reach2[members].max())),
-                    short_reach=bool(key % 2),
+                    near=bool(key % 2),
                 )
             )
 
@@ -402,10 +408,6 @@ def _csr_pairs(product: sparse.csr_array) -> tuple[IntArray, IntArray, IntArray]
     return rows, product.indices.astype(np.int64), product.data.astype(np.int64, copy=False)
 
 
-def _ball(tree: cKDTree, centre: FloatArray, radius: float) -> IntArray:
-    return np.asarray(tree.query_ball_point(centre, radius + _SLACK), dtype=np.int64)
-
-
 _NO_PAIRS: Final = (np.zeros(0, dtype=np.int64),) * 3
 
 
@@ -416,68 +418,41 @@ def _bounding_ball(batch: ListingBatch, rows: IntArray) -> tuple[FloatArray, flo
     return centre, float(np.sqrt(((xyz - centre) ** 2).sum(axis=1)).max())
 
 
-def _block_pairs(
-    query: _Query, rows: IntArray, index: SpatialIndex, block: _Block, *, reach_chord: float | None
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Candidate (query row, index row, encoding) for query ``rows`` against ``block``.
-
-    ``reach_chord`` given: short reach, all keys within the ball. None: strong keys anywhere,
-    weak keys within the 50 km ball.
-    """
-    q = query.batch
-    if reach_chord is not None:
-        return _ball_pairs(query, rows, block, reach_chord, strong_only=False, index=index)
-    ib = index.batch
-    r, c, enc = _csr_pairs(query.strong[rows] @ block.strong_columns)
-    qi, ii = rows[r], block.members[c]
-    qc = q.chapter[qi]
-    same_chapter = (qc >= 0) & (qc == ib.chapter[ii])
-    enc = complete_strong_encoding(enc, same_chapter, query.root[qi] == ib.root[ii])
-
-    weak_q, weak_i, weak_enc = _weak_pairs(query, rows, index, block)
-    return (
-        np.concatenate((qi, weak_q)),
-        np.concatenate((ii, weak_i)),
-        np.concatenate((enc, weak_enc)),
-    )
-
-
-def _weak_pairs(
-    query: _Query, rows: IntArray, index: SpatialIndex, block: _Block
-) -> tuple[IntArray, IntArray, IntArray]:
-    """Pairs within 50 km that share a weak key and no strong key."""
-    return _ball_pairs(query, rows, block, _WEAK_CHORD, strong_only=True, index=index)
-
-
 def _ball_pairs(
     query: _Query,
     rows: IntArray,
-    block: _Block,
-    reach_chord: float,
-    *,
-    strong_only: bool,
     index: SpatialIndex,
+    block: _Block,
+    radius: float | FloatArray,
+    *,
+    strong: bool,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """All-key pairs within ``reach_chord``, in small spatial steps (KD-tree order).
-
-    ``strong_only`` keeps only the pairs that share no strong key (the weak pairs).
+    """Candidate (query row, index row, encoding) of query ``rows`` against ``block``: pairs that
+    share a key (a strong key if ``strong``) within ``radius`` (a chord, per row or for all),
+    as a superset; the exact cut happens in ``_Run.score``.
     """
     q, ib = query.batch, index.batch
     found: list[tuple[IntArray, IntArray, IntArray]] = []
     for start in range(0, rows.size, BALL_CHUNK):
         sub = rows[start : start + BALL_CHUNK]
-        centre, radius = _bounding_ball(q, sub)
-        local = _ball(block.tree, centre, radius + reach_chord)
+        reach = radius if isinstance(radius, float) else float(radius[sub].max())
+        reach = min(reach, block.reach_chord)
+        centre, spread = _bounding_ball(q, sub)
+        local = np.asarray(
+            block.tree.query_ball_point(centre, spread + reach + _SLACK), dtype=np.int64
+        )
         if local.size == 0:
             continue
-        r, c, enc = _csr_pairs(query.full[sub] @ block.rows[local].T)
-        wq, wi = sub[r], block.members[local[c]]
-        if strong_only:
-            keep = ~shares_strong_key(enc, q.depth[wq], ib.depth[wi])
-            keep &= _chord2(q, ib, wq, wi) <= reach_chord**2
-            at = np.flatnonzero(keep)
-            wq, wi, enc = wq[at], wi[at], enc[at]
-        found.append((wq, wi, enc))
+        if strong:
+            r, c, enc = _csr_pairs(query.strong[sub] @ block.strong_rows[local].T)
+        else:
+            r, c, enc = _csr_pairs(query.full[sub] @ block.rows[local].T)
+        qi, ii = sub[r], block.members[local[c]]
+        if strong:
+            qc = q.chapter[qi]
+            same_chapter = (qc >= 0) & (qc == ib.chapter[ii])
+            enc = complete_strong_encoding(enc, same_chapter, query.root[qi] == ib.root[ii])
+        found.append((qi, ii, enc))
     if not found:
         return _NO_PAIRS
     if len(found) == 1:
@@ -519,6 +494,9 @@ class _Scored:
     def concat(parts: Sequence[_Scored]) -> _Scored:
         if len(parts) == 1:
             return parts[0]
+        if not parts:
+            i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
+            return _Scored(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8))
         return _Scored(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Scored))
         )
@@ -551,6 +529,9 @@ class _Counters:
     chunks: int = 0
 
 
+Ring = float | FloatArray | None
+
+
 class _Run:
     """One offers batch against one demands batch, with the callbacks and the counters."""
 
@@ -573,6 +554,21 @@ class _Run:
         self.log_min = math.log(min_score) - _SLACK if min_score > 0 else -math.inf
         self.count = _Counters()
 
+    def far_reach2(self, floor: FloatArray, resource: npt.NDArray[np.int8]) -> FloatArray:
+        """Squared chord beyond which a pair scores below max(floor, min_score).
+
+        score <= exp(-w_distance × km / scale), every other component being at most 1.
+        """
+        threshold = np.maximum(floor, self.min_score)
+        scale = _SCALE_BY_RESOURCE[resource]
+        with np.errstate(divide="ignore"):
+            km = np.where(
+                threshold > 0,
+                scale / self.weights.normalised()[2] * -np.log(np.minimum(threshold, 1.0)),
+                np.inf,
+            )
+        return np.asarray((km / EARTH_RADIUS_KM) ** 2 * (1 + _SLACK) + _SLACK)
+
     def _bound_ok(
         self,
         material: FloatArray,
@@ -584,12 +580,20 @@ class _Run:
         log_ub = wm * _log(material) + wq * _log(quantity) + wd * log_distance + wt * _log(timing)
         return np.asarray(log_ub >= self.log_min)
 
-    def score(self, oi: IntArray, dj: IntArray, encoding: IntArray) -> _Scored | None:
-        """Score candidate pairs (offer rows, demand rows, encodings); keep >= min_score."""
+    def score(
+        self, oi: IntArray, dj: IntArray, encoding: IntArray, lo2: Ring = None, hi2: Ring = None
+    ) -> _Scored | None:
+        """Score candidate pairs (offer rows, demand rows, encodings) whose squared chord lies
+        in (lo2, hi2] and within the demand's maximum; keep those >= min_score."""
         ob, db = self.offers, self.demands
         self.count.blocked += oi.size
         d2 = _chord2(ob, db, oi, dj)
-        keep = np.flatnonzero(d2 <= self.reach2[dj])
+        inside = d2 <= self.reach2[dj]
+        if lo2 is not None:
+            inside &= d2 > lo2
+        if hi2 is not None:
+            inside &= d2 <= hi2
+        keep = np.flatnonzero(inside)
         oi, dj, encoding, d2 = oi[keep], dj[keep], encoding[keep], d2[keep]
         self.count.in_range += oi.size
         if oi.size == 0:
@@ -601,22 +605,24 @@ class _Run:
         timing = timing_pairs(ob, db, oi, dj, self.today)
         chord_km = np.sqrt(d2) * EARTH_RADIUS_KM
         material = material_pairs(structure, 1.0 if self.text_fn is not None else 0.0)
-        alive = (material > 0) & (timing > 0) & ~(ob.hazardous[oi] & ~db.hazard_ok[dj])
+        alive = (material > 0) & (timing > 0)
         alive &= strong | (chord_km <= WEAK_LINK_MAX_KM)
+        hazardous = np.flatnonzero(ob.hazardous[oi])
+        if hazardous.size:
+            alive[hazardous] &= db.hazard_ok[dj[hazardous]]
         if self.log_min > -math.inf:
             alive &= self._bound_ok(material, quantity, -chord_km / db.scale_km[dj], timing)
         keep = np.flatnonzero(alive)
-        oi, dj, d2, structure, strong, quantity, timing = (
-            a[keep] for a in (oi, dj, d2, structure, strong, quantity, timing)
-        )
+        if keep.size < oi.size:
+            oi, dj, d2, structure, strong, quantity, timing, material = (
+                a[keep] for a in (oi, dj, d2, structure, strong, quantity, timing, material)
+            )
         self.count.routed += oi.size
         if oi.size == 0:
             return None
 
         if self.text_fn is not None:
             material = material_pairs(structure, np.asarray(self.text_fn(oi, dj)))
-        else:
-            material = material[keep]
         if self.route_fn is None:
             km = _great_circle_km(d2) * ROAD_DETOUR
             mode = np.full(km.shape, ROAD_MODE, dtype=np.int8)
@@ -627,9 +633,10 @@ class _Run:
         distance = distance_pairs(db, dj, km)
         material = weak_link_pairs(material, strong, km)
         keep = np.flatnonzero((distance > 0) & (material > 0))
-        oi, dj, material, quantity, timing, distance, km, mode = (
-            a[keep] for a in (oi, dj, material, quantity, timing, distance, km, mode)
-        )
+        if keep.size < oi.size:
+            oi, dj, material, quantity, timing, distance, km, mode = (
+                a[keep] for a in (oi, dj, material, quantity, timing, distance, km, mode)
+            )
         legal_raw = self.legal_fn(oi, dj) if self.legal_fn is not None else 1.0
         legal = legal_pairs(ob, db, oi, dj, legal_raw)
         score = combine_pairs(material, quantity, distance, legal, timing, self.weights)
@@ -638,18 +645,8 @@ class _Run:
         self.count.above_min += keep.size
         if keep.size == 0:
             return None
-        return _Scored(
-            oi[keep],
-            dj[keep],
-            score[keep],
-            material[keep],
-            quantity[keep],
-            distance[keep],
-            legal[keep],
-            timing[keep],
-            km[keep],
-            mode[keep],
-        )
+        scored = _Scored(oi, dj, score, material, quantity, distance, legal, timing, km, mode)
+        return scored if keep.size == oi.size else scored.take(keep)
 
     def stats(self) -> EngineStats:
         c = self.count
@@ -666,80 +663,160 @@ class _Run:
         )
 
 
-def _spatial_chunks(batch: ListingBatch, size_for: Callable[[int, int], int]) -> Iterator[IntArray]:
-    """Spatially compact chunks of rows, one (resource, unit) at a time (KD-tree order)."""
+_SCALE_BY_RESOURCE: Final = np.array([DISTANCE_SCALE_KM[r] for r in ResourceType])
+
+
+# --------------------------------------------------------------------------------------------
+# Top k on both sides
+# --------------------------------------------------------------------------------------------
+
+
+class _Selector:
+    """Keeps, per offer and per demand, the entries that may still be in its top k, and the
+    k-th best score so far (the floor) of each listing that has k entries."""
+
+    def __init__(self, offers: ListingBatch, demands: ListingBatch, k: int) -> None:
+        self.k = k
+        self.offers, self.demands = offers, demands
+        self.floor_o = np.full(len(offers), -np.inf)
+        self.floor_d = np.full(len(demands), -np.inf)
+        self.pending_o: list[_Scored] = []
+        self.pending_d: list[_Scored] = []
+        self.size_o = self.size_d = 0
+        self.limit_o = self.limit_d = PENDING_LIMIT
+
+    def add(self, found: _Scored) -> None:
+        if len(found) == 0:
+            return
+        for_offers = found.take(np.flatnonzero(found.score >= self.floor_o[found.oi]))
+        for_demands = found.take(np.flatnonzero(found.score >= self.floor_d[found.dj]))
+        self.pending_o.append(for_offers)
+        self.pending_d.append(for_demands)
+        self.size_o += len(for_offers)
+        self.size_d += len(for_demands)
+        if self.size_o > self.limit_o:
+            self.reduce_offers()
+        if self.size_d > self.limit_d:
+            self.reduce_demands()
+
+    def _reduce(
+        self,
+        parts: list[_Scored],
+        group_of: Callable[[_Scored], IntArray],
+        tie_ids: IntArray,
+        other_of: Callable[[_Scored], IntArray],
+        floor: FloatArray,
+    ) -> _Scored:
+        merged = _Scored.concat(parts)
+        group = group_of(merged)
+        top = merged.take(
+            _top_k_positions(group, merged.score, tie_ids[other_of(merged)], self.k, floor.size)
+        )
+        group = group_of(top)
+        full = np.bincount(group, minlength=floor.size) >= self.k
+        lowest = np.full(floor.size, np.inf)
+        np.minimum.at(lowest, group, top.score)
+        floor[full] = lowest[full]
+        return top
+
+    def reduce_offers(self) -> None:
+        top = self._reduce(
+            self.pending_o, lambda s: s.oi, self.demands.ids, lambda s: s.dj, self.floor_o
+        )
+        self.pending_o, self.size_o = [top], len(top)
+        self.limit_o = max(PENDING_LIMIT, 2 * len(top))
+
+    def reduce_demands(self) -> None:
+        top = self._reduce(
+            self.pending_d, lambda s: s.dj, self.offers.ids, lambda s: s.oi, self.floor_d
+        )
+        self.pending_d, self.size_d = [top], len(top)
+        self.limit_d = max(PENDING_LIMIT, 2 * len(top))
+
+    def finish(self, stats: EngineStats) -> MatchResult:
+        self.reduce_offers()
+        self.reduce_demands()
+        both = _Scored.concat(self.pending_o + self.pending_d)
+        return _union_top_k(both.result(self.offers, self.demands, stats), self.k, stats)
+
+
+def _kd_chunks(batch: ListingBatch, rows: IntArray, size: int) -> Iterator[IntArray]:
+    """``rows`` in spatially compact chunks (KD-tree order)."""
+    if rows.size == 0:
+        return
+    xyz = np.column_stack((batch.x[rows], batch.y[rows], batch.z[rows]))
+    ordered = rows[cKDTree(xyz, leafsize=16).indices]
+    for start in range(0, ordered.size, size):
+        yield ordered[start : start + size]
+
+
+def _groups(batch: ListingBatch) -> Iterator[tuple[int, int, IntArray]]:
+    """(resource, unit, rows) of each block of a batch."""
     keys = batch.resource.astype(np.int64) * 16 + batch.unit
     for key in np.unique(keys).tolist():
-        members = np.flatnonzero(keys == key)
-        size = size_for(key // 16, key % 16)
-        if size <= 0:
-            continue
-        xyz = np.column_stack((batch.x[members], batch.y[members], batch.z[members]))
-        ordered = members[cKDTree(xyz, leafsize=16).indices]
-        for start in range(0, ordered.size, size):
-            yield ordered[start : start + size]
-
-
-def _chunk_size(index: SpatialIndex) -> Callable[[int, int], int]:
-    def size_for(resource: int, unit: int) -> int:
-        blocks = index.blocks_for(resource, unit)
-        if not blocks:
-            return 0
-        far = [b.members.size for b in blocks if not b.short_reach]
-        if not far:
-            return SPACE_CHUNK
-        return min(MAX_CHUNK, max(16, PAIRS_PER_CHUNK // max(far)))
-
-    return size_for
+        yield key // 16, key % 16, np.flatnonzero(keys == key)
 
 
 def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchResult:
     demands = index.batch
     query = index.query(offers)
-    by_offer: list[_Scored] = []
-    pending: list[_Scored] = []
-    pending_size = 0
-    limit = DEMAND_BUFFER
-    floor = np.full(len(demands), -np.inf)  # the k-th best score per demand so far
-    local = np.zeros(len(offers), dtype=np.int64)  # offer row -> position in its chunk
+    select = _Selector(offers, demands, k)
 
-    def reduce(parts: list[_Scored]) -> _Scored:
-        merged = _Scored.concat(parts)
-        top = merged.take(
-            _top_k_positions(merged.dj, merged.score, offers.ids[merged.oi], k, len(demands))
-        )
-        full = np.bincount(top.dj, minlength=len(demands)) >= k
-        lowest = np.full(len(demands), np.inf)
-        np.minimum.at(lowest, top.dj, top.score)
-        floor[full] = lowest[full]
-        return top
+    # Pass 1: everything near, on all keys.
+    for resource, unit, rows in _groups(offers):
+        blocks = index.blocks_for(resource, unit)
+        for chunk in _kd_chunks(offers, rows, CHUNK) if blocks else ():
+            run.count.chunks += 1
+            for block in blocks:
+                if block.near:
+                    pairs = _ball_pairs(query, chunk, index, block, block.reach_chord, strong=False)
+                    scored = run.score(*pairs)
+                else:
+                    pairs = _ball_pairs(query, chunk, index, block, _NEAR_CHORD, strong=False)
+                    scored = run.score(*pairs, hi2=_NEAR2)
+                if scored is not None:
+                    select.add(scored)
+    select.reduce_offers()
+    select.reduce_demands()
 
-    for chunk in _spatial_chunks(offers, _chunk_size(index)):
-        run.count.chunks += 1
-        parts = []
-        for block in index.blocks_for(int(offers.resource[chunk[0]]), int(offers.unit[chunk[0]])):
-            reach = block.reach_chord if block.short_reach else None
-            scored = run.score(*_block_pairs(query, chunk, index, block, reach_chord=reach))
-            if scored is not None:
-                parts.append(scored)
-        if not parts:
-            continue
-        found = _Scored.concat(parts)
-        local[chunk] = np.arange(chunk.size)
-        best = _top_k_positions(local[found.oi], found.score, demands.ids[found.dj], k, chunk.size)
-        by_offer.append(found.take(best))
-        candidates = found.take(np.flatnonzero(found.score >= floor[found.dj]))
-        pending.append(candidates)
-        pending_size += len(candidates)
-        if pending_size > limit:
-            pending = [reduce(pending)]
-            pending_size = len(pending[0])
-            limit = max(DEMAND_BUFFER, 2 * pending_size)
-    stats = run.stats()
-    kept = by_offer + ([reduce(pending)] if pending else [])
-    if not kept:
-        return _empty_result(stats)
-    return _union_top_k(_Scored.concat(kept).result(offers, demands, stats), k, stats)
+    # Pass 2: strong keys, in the ring each floor leaves open.
+    far_blocks = [b for b in index.blocks if not b.near]
+    if far_blocks:
+        reach_o = run.far_reach2(select.floor_o, offers.resource)
+        reach_d = run.far_reach2(select.floor_d, demands.resource)
+        for resource, unit, rows in _groups(offers):
+            blocks = [b for b in far_blocks if (b.resource, b.unit) == (resource, unit)]
+            far = rows[reach_o[rows] > _NEAR2] if blocks else rows[:0]
+            for chunk in _kd_chunks(offers, far, CHUNK):
+                run.count.chunks += 1
+                for block in blocks:
+                    radius = np.sqrt(reach_o)
+                    pairs = _ball_pairs(query, chunk, index, block, radius, strong=True)
+                    scored = run.score(*pairs, lo2=_NEAR2, hi2=reach_o[pairs[0]])
+                    if scored is not None:
+                        select.add(scored)
+        far_demands = np.concatenate([b.members for b in far_blocks])
+        far_demands = far_demands[reach_d[far_demands] > _NEAR2]
+        if far_demands.size:
+            offer_index = SpatialIndex(offers)
+            demand_query = offer_index.query(demands)
+            radius = np.sqrt(np.minimum(reach_d, index.reach2))
+            for block in offer_index.blocks:
+                mine = far_demands[
+                    (demands.resource[far_demands] == block.resource)
+                    & (demands.unit[far_demands] == block.unit)
+                ]
+                for chunk in _kd_chunks(demands, mine, CHUNK):
+                    run.count.chunks += 1
+                    dj, oi, enc = _ball_pairs(
+                        demand_query, chunk, offer_index, block, radius, strong=True
+                    )
+                    scored = run.score(
+                        oi, dj, enc, lo2=np.maximum(reach_o[oi], _NEAR2), hi2=reach_d[dj]
+                    )
+                    if scored is not None:
+                        select.add(scored)
+    return select.finish(run.stats())
 
 
 # --------------------------------------------------------------------------------------------
@@ -781,7 +858,9 @@ def top_k_matches_for_offer_chunk(
     """One chunk of a full rematch: the top k per offer of the chunk, plus the top k per demand
     among the chunk's offers. Finish with ``merge_top_k`` over all chunks.
 
-    Callback indices are positions in ``offer_chunk`` and rows of the index.
+    Larger chunks prune better (a demand's floor comes from the chunk's offers only); chunks of
+    10 000 offers or more work well. Callback indices are positions in ``offer_chunk`` and
+    rows of the index.
     """
     _check_k(k)
     index = _demand_index(all_demands_index)
@@ -834,15 +913,50 @@ def top_k_matches(
     )
 
 
-def _best_of(
-    parts: list[_Scored], other_ids: IntArray, *, by_demand: bool, k: int | None
-) -> _Scored | None:
-    if not parts:
-        return None
-    found = _Scored.concat(parts)
-    tie = other_ids[found.dj] if by_demand else other_ids[found.oi]
-    order = np.lexsort((tie, -found.score))
-    return found.take(order if k is None else order[:k])
+def _single(
+    query: _Query,
+    index: SpatialIndex,
+    run: _Run,
+    k: int | None,
+    *,
+    resource: int,
+    unit: int,
+    reach2: float,
+    offer_is_query: bool,
+) -> _Scored:
+    """Both passes for one listing (row 0 of ``query``) against an index; best k, best first."""
+    row = np.zeros(1, dtype=np.int64)
+
+    def scored_pairs(block: _Block, radius: float, *, strong: bool, lo2: Ring, hi2: Ring) -> None:
+        qi, ii, enc = _ball_pairs(query, row, index, block, radius, strong=strong)
+        oi, dj = (qi, ii) if offer_is_query else (ii, qi)
+        scored = run.score(oi, dj, enc, lo2=lo2, hi2=hi2)
+        if scored is not None:
+            found.append(scored)
+
+    found: list[_Scored] = []
+    blocks = index.blocks_for(resource, unit)
+    # The reach bound of each block: its demands' largest maximum, or the query demand's.
+    bounds = [block.reach_chord**2 if index.is_demands else reach2 for block in blocks]
+    for block, bound in zip(blocks, bounds, strict=True):
+        radius = math.sqrt(min(bound, _NEAR2))
+        scored_pairs(block, radius, strong=False, lo2=None, hi2=_NEAR2)
+    first = _Scored.concat(found)
+    far2 = math.inf
+    if k is not None and len(first) >= k:
+        floor = float(np.partition(first.score, len(first) - k)[len(first) - k])
+        far2 = float(run.far_reach2(np.array([floor]), np.array([resource], dtype=np.int8))[0])
+    elif k is not None:
+        far2 = float(run.far_reach2(np.array([-np.inf]), np.array([resource], dtype=np.int8))[0])
+    for block, bound in zip(blocks, bounds, strict=True):
+        if min(far2, bound) > _NEAR2:
+            radius = math.sqrt(min(far2, bound))
+            scored_pairs(block, radius, strong=True, lo2=_NEAR2, hi2=far2)
+    tie_ids = index.batch.ids
+    everything = _Scored.concat(found)
+    tie = tie_ids[everything.dj] if offer_is_query else tie_ids[everything.oi]
+    order = np.lexsort((tie, -everything.score))
+    return everything.take(order if k is None else order[:k])
 
 
 def matches_for_offer(
@@ -876,18 +990,18 @@ def matches_for_offer(
         legal_fn=legal_fn,
         text_fn=text_fn,
     )
-    query = index.query(offers)
-    row = np.zeros(1, dtype=np.int64)
-    parts = []
-    for block in index.blocks_for(int(offers.resource[0]), int(offers.unit[0])):
-        reach = block.reach_chord if block.short_reach else None
-        scored = run.score(*_block_pairs(query, row, index, block, reach_chord=reach))
-        if scored is not None:
-            parts.append(scored)
+    best = _single(
+        index.query(offers),
+        index,
+        run,
+        k,
+        resource=int(offers.resource[0]),
+        unit=int(offers.unit[0]),
+        reach2=math.inf,
+        offer_is_query=True,
+    )
     run.count.chunks = 1
-    best = _best_of(parts, index.batch.ids, by_demand=True, k=k)
-    stats = run.stats()
-    return _empty_result(stats) if best is None else best.result(offers, index.batch, stats)
+    return best.result(offers, index.batch, run.stats())
 
 
 def matches_for_demand(
@@ -910,10 +1024,11 @@ def matches_for_demand(
     _check_k(k)
     index = _offer_index(offers)
     demands = DemandBatch.from_profiles([demand])
+    reach2 = _reach2(demands.max_km)
     run = _Run(
         index.batch,  # type: ignore[arg-type]
         demands,
-        _reach2(demands.max_km),
+        reach2,
         min_score=min_score,
         today=today,
         weights=weights,
@@ -921,26 +1036,30 @@ def matches_for_demand(
         legal_fn=legal_fn,
         text_fn=text_fn,
     )
-    query = index.query(demands)
-    row = np.zeros(1, dtype=np.int64)
-    short = float(demands.max_km[0]) <= SPACE_FIRST_KM
-    reach = float(np.sqrt(_reach2(demands.max_km)[0])) if short else None
-    parts = []
-    for block in index.blocks_for(int(demands.resource[0]), int(demands.unit[0])):
-        dj, oi, enc = _block_pairs(query, row, index, block, reach_chord=reach)
-        scored = run.score(oi, dj, enc)
-        if scored is not None:
-            parts.append(scored)
+    best = _single(
+        index.query(demands),
+        index,
+        run,
+        k,
+        resource=int(demands.resource[0]),
+        unit=int(demands.unit[0]),
+        reach2=float(reach2[0]),
+        offer_is_query=False,
+    )
     run.count.chunks = 1
-    best = _best_of(parts, index.batch.ids, by_demand=False, k=k)
-    stats = run.stats()
-    return _empty_result(stats) if best is None else best.result(index.batch, demands, stats)
+    return best.result(index.batch, demands, run.stats())
 
 
-def plan_offer_chunks(offers: Sequence[OfferProfile], *, chunk_size: int = 2000) -> list[list[int]]:
+def plan_offer_chunks(
+    offers: Sequence[OfferProfile], *, chunk_size: int = 10_000
+) -> list[list[int]]:
     """Positions of ``offers`` in spatially compact chunks of one resource type and unit each,
     for fanning a full rematch out (one task per chunk, then ``merge_top_k``)."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     batch = OfferBatch.from_profiles(offers)
-    return [c.tolist() for c in _spatial_chunks(batch, lambda _r, _u: chunk_size)]
+    return [
+        chunk.tolist()
+        for _resource, _unit, rows in _groups(batch)
+        for chunk in _kd_chunks(batch, rows, chunk_size)
+    ]

@@ -20,6 +20,7 @@ from .scoring import DemandProfile, OfferProfile
 
 _LISTING_FIELDS = (
     "id",
+    "organization_id",
     "ref",
     "version",
     "resource_type",
@@ -63,6 +64,7 @@ class ScoredListing:
     """A listing as the engine sees it: the profile, its legal facts and its words."""
 
     id: int
+    organization_id: int
     ref: str
     version: int
     profile: OfferProfile | DemandProfile
@@ -138,6 +140,7 @@ def offer_scored_listings(queryset: QuerySet[Offer]) -> list[ScoredListing]:
         result.append(
             ScoredListing(
                 row["id"],
+                row["organization_id"],
                 row["ref"],
                 row["version"],
                 profile,
@@ -181,6 +184,7 @@ def demand_scored_listings(queryset: QuerySet[Demand]) -> list[ScoredListing]:
         result.append(
             ScoredListing(
                 row["id"],
+                row["organization_id"],
                 row["ref"],
                 row["version"],
                 profile,

@@ -76,8 +76,13 @@ def score_listings(
     oi, dj = oi.astype(np.int64), dj.astype(np.int64)
     if len(oi) == 0:
         return []
-    same_type = offer_batch.resource[oi] == demand_batch.resource[dj]
-    oi, dj = oi[same_type], dj[same_type]
+    # An organisation is not matched with itself: it needs no facilitator for that.
+    offer_org = np.array([o.organization_id for o in offers])
+    demand_org = np.array([d.organization_id for d in demands])
+    keep = (offer_batch.resource[oi] == demand_batch.resource[dj]) & (
+        offer_org[oi] != demand_org[dj]
+    )
+    oi, dj = oi[keep], dj[keep]
     router = selectors.router_get()
     oracle = LegalOracle(shipment_date=today)
     rows: list[MatchRow] = []

@@ -168,7 +168,7 @@ def test_seed_demo_creates_the_demo_logins(seeded, reference_data):
 
 def test_seed_demo_reset_and_reseed_gives_identical_data(seeded, reference_data):
     first = _dump()
-    assert len(first["offers"]) == Offer.objects.count() > 100
+    assert len(first["offers"]) == Offer.objects.filter(ref__startswith="DEMO-").count() > 100
 
     output = _seed("--reset", "--seed", "2026")
 
@@ -184,10 +184,19 @@ def test_demo_plan_is_a_pure_function_of_the_seed():
     assert [o.ref for o in other] == [o.ref for o in demo_plan(seed=2026)]
 
 
+def _demo_counts() -> tuple[int, ...]:
+    return (
+        Organization.objects.filter(ref__startswith="DEMO-").count(),
+        Site.objects.filter(organization__ref__startswith="DEMO-").count(),
+        Offer.objects.filter(ref__startswith="DEMO-").count(),
+        Demand.objects.filter(ref__startswith="DEMO-").count(),
+    )
+
+
 def test_seed_demo_twice_without_reset_adds_nothing(seeded, reference_data):
-    counts = (Organization.objects.count(), Offer.objects.count(), Demand.objects.count())
+    counts = _demo_counts()
 
     output = _seed()
 
     assert "already present" in output
-    assert (Organization.objects.count(), Offer.objects.count(), Demand.objects.count()) == counts
+    assert _demo_counts() == counts

@@ -361,7 +361,10 @@ def _match_set() -> set[tuple[int, int, float]]:
 def test_killed_worker_mid_rematch_matches_every_listing_once(
     worker_factory: Callable[..., Worker],
 ) -> None:
+    T = time.monotonic()
+    P = lambda m: print(f"\n{time.monotonic() - T:6.2f} {m}", flush=True)
     _marketplace()
+    P("data")
     first = worker_factory("prefork").start()
     run = matching_run_start(chunk_size=CHUNK_SIZE)  # queues one chunk task per 5 offers
     assert run.total_chunks == OFFERS // CHUNK_SIZE
@@ -373,6 +376,7 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
         return MatchingRunChunk.objects.filter(run=run, attempts=1, done_at__isnull=True).first()
 
     killed = wait_until(chunk_in_flight, timeout=30, what="a chunk in flight", log=first.log)
+    P(f"in flight {killed.index}")
     first.kill()  # kill -9 the main process and its pool child, mid-chunk
     run.refresh_from_db()
     assert run.done_chunks < run.total_chunks, "the run finished before the kill"
@@ -387,6 +391,7 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
         what="the run to finish after the restart",
         log=second.log,
     )
+    P("done")
     second.kill()
 
     run.refresh_from_db()
@@ -415,4 +420,5 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
     broker_clear()  # its chunk tasks are not needed: process the chunks here
     for index in range(fresh.total_chunks):
         matching_run_chunk_process(run_id=fresh.pk, chunk_index=index)
+    P("inline")
     assert _match_set() == by_worker

@@ -149,3 +149,12 @@ def test_full_rematch_chunks_count_once(
     assert run.done_chunks == 1
     assert Match.objects.filter(Q(offer=fly_ash_pair[0])).count() == 1
     assert run.status in (MatchingRun.Status.RUNNING, MatchingRun.Status.DONE)
+
+
+def test_an_organisation_is_not_matched_with_itself(fly_ash_pair: tuple[Offer, Demand]) -> None:
+    offer, demand = fly_ash_pair
+    Demand.objects.filter(pk=demand.pk).update(organization=offer.organization)
+    assert (
+        matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version) == 0
+    )
+    assert not Match.objects.exists()

@@ -22,9 +22,15 @@ def test_debug(django_assert_max_num_queries):
             matches_refresh_for_listing(kind=kind, listing_id=pk, version=version)
     print("match", time.time() - t)
     t = time.time()
-    with django_assert_max_num_queries(50) as ctx:
+    import matching.prospects as mp
+
+    for variant in ("design", "brief"):
+        if variant == "brief":
+            mp.DEFAULT_MAX_DISTANCE_KM = {"material": 1e9, "energy": 1e9, "water": 1e9}
+            mp.DISTANCE_SCALE_KM = {"material": 150.0, "energy": 150.0, "water": 150.0}
         n = prospects_refresh_all()
-    print("prospects", n, time.time() - t, len(ctx.captured_queries))
+        print(variant, n, [r.lines() for r in evaluate_file(Q / "labels_sectors.csv")])
+    return
     kind, labels = read_label_file(Q / "labels_sectors.csv")
     offers = ids_by_ref(Offer, (o for o, _ in labels))
     ranked = ranked_sectors(offers.values())

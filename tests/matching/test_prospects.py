@@ -1,0 +1,222 @@
+"""Prospects: organisations without a matching demand whose sector could use an offer."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from listings.models import (
+    Demand,
+    ListingStatus,
+    MaterialCategory,
+    NaceCode,
+    Offer,
+    Organization,
+)
+from matching.models import Match, Prospect
+from matching.prospects import prospects_refresh_all, prospects_refresh_for_offer
+from matching.scoring import SCORING_VERSION
+from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _org(name: str, nace: str, *, country: str = "BE", lat: float = 51.27, lon: float = 4.36):
+    org = OrganizationFactory(
+        name=name, country_id=country, nace=NaceCode.objects.get(version="2", code=nace)
+    )
+    SiteFactory(organization=org, country_id=country, city=name, lat=lat, lon=lon)
+    return org
+
+
+@pytest.fixture
+def offer() -> Offer:
+    """Fly ash (10 01 02) in Rotterdam, from an organisation that is itself a cement maker."""
+    power = _org("Power", "23.51", country="NL", lat=51.95, lon=4.14)
+    return OfferFactory(organization=power, site=power.sites.get(), title="Fly ash")
+
+
+@pytest.fixture
+def organisations(offer: Offer) -> dict[str, Organization]:
+    orgs = {
+        "cement_near": _org("Cement near", "23.51", lat=51.30, lon=4.30),  # ~90 km
+        "cement_far": _org("Cement far", "23.51", country="DE", lat=50.0, lon=8.0),  # ~420 km
+        "concrete": _org("Concrete", "23.63", lat=51.30, lon=4.30),
+        "roads_group": _org("Roads group", "42.1", lat=51.30, lon=4.30),  # a NACE group
+        "software": _org("Software", "62.01", lat=51.30, lon=4.30),  # no sector fit
+        "cement_demand": _org("Cement with demand", "23.51", lat=51.30, lon=4.30),
+        "cement_accepts": _org("Cement accepting", "23.51", lat=51.30, lon=4.30),
+        "cement_matched": _org("Cement matched", "23.51", lat=51.30, lon=4.30),
+        "cement_closed": _org("Cement closed", "23.51", lat=51.30, lon=4.30),
+    }
+    # a published demand for the same code
+    DemandFactory(
+        organization=orgs["cement_demand"], site=orgs["cement_demand"].sites.get(), ref="DD"
+    )
+    # a published demand that accepts the code, under another code of its own
+    accepting = DemandFactory(
+        organization=orgs["cement_accepts"],
+        site=orgs["cement_accepts"].sites.get(),
+        waste_code_id="170504",
+    )
+    accepting.accepted_codes.set(["100102"])
+    # a demand for something else, but already matched with the offer (stage does not matter)
+    other = DemandFactory(
+        organization=orgs["cement_matched"],
+        site=orgs["cement_matched"].sites.get(),
+        waste_code_id="020304",
+        status=ListingStatus.DRAFT,
+    )
+    Match.objects.create(
+        offer=offer,
+        demand=other,
+        score=0.5,
+        material_score=0.5,
+        quantity_score=0.5,
+        distance_score=0.5,
+        legal_score=0.5,
+        timing_score=1,
+        distance_km=10,
+        explanation="x",
+        scoring_version=SCORING_VERSION,
+        offer_version=1,
+        demand_version=1,
+        stage="rejected",
+    )
+    Organization.objects.filter(pk=orgs["cement_closed"].pk).update(closed_at=timezone.now())
+    # a draft demand for the material does not count: that organisation stays a prospect
+    DemandFactory(
+        organization=orgs["concrete"],
+        site=orgs["concrete"].sites.get(),
+        status=ListingStatus.DRAFT,
+    )
+    return orgs
+
+
+def _rows(offer: Offer) -> list[tuple]:
+    return list(
+        Prospect.objects.filter(offer=offer)
+        .order_by("rank")
+        .values_list(
+            "organization__name",
+            "rank",
+            "score",
+            "sector_score",
+            "distance_km",
+            "legal_procedure",
+            "explanation",
+            "scoring_version",
+        )
+    )
+
+
+def test_prospects_rank_sector_users_without_a_demand(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    written = prospects_refresh_for_offer(offer_id=offer.pk, version=offer.version)
+    rows = _rows(offer)
+    assert written == len(rows)
+    names = [r[0] for r in rows]
+    # excluded: the offer's own organisation, one with a demand for the code, one whose demand
+    # accepts it, one already matched, a closed one, and a sector that does not use fly ash
+    assert names == ["Cement near", "Concrete", "Roads group", "Cement far"]
+    assert [r[1] for r in rows] == [1, 2, 3, 4]
+    scores = [r[2] for r in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 < s <= 1 for s in scores)
+    near = rows[0]
+    assert near[3] == pytest.approx(1.0)  # cement is the textbook user of fly ash
+    assert 60 < near[4] < 130  # road km: great circle x 1.25
+    explanation = near[6]
+    assert explanation.startswith("cement (NACE 23.51) typically uses coal fly ash: ")
+    assert "km by road" in explanation
+    assert "NL→BE" in explanation
+    assert near[7] == SCORING_VERSION
+    roads = rows[2]
+    assert roads[3] == pytest.approx(0.5 * 0.9)  # group 42.1: best class below, scaled by 0.9
+
+
+def test_prospects_refresh_is_idempotent(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    prospects_refresh_for_offer(offer_id=offer.pk)
+    first = _rows(offer)
+    ids = set(Prospect.objects.values_list("id", flat=True))
+    prospects_refresh_for_offer(offer_id=offer.pk)
+    prospects_refresh_all()
+    assert _rows(offer) == first
+    assert Prospect.objects.count() == len(first)
+    assert not ids & set(Prospect.objects.values_list("id", flat=True))  # replaced, not kept
+
+
+def test_prospects_keep_the_top_n(offer: Offer, organisations: dict[str, Organization]) -> None:
+    assert prospects_refresh_for_offer(offer_id=offer.pk, top=2) == 2
+    assert [r[0] for r in _rows(offer)] == ["Cement near", "Concrete"]
+
+
+def test_prospects_stale_version_is_a_no_op(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    assert prospects_refresh_for_offer(offer_id=offer.pk, version=offer.version + 1) == 0
+    assert not Prospect.objects.exists()
+
+
+def test_prospects_of_an_unpublished_offer_are_removed(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    prospects_refresh_all()
+    assert Prospect.objects.exists()
+    Offer.objects.filter(pk=offer.pk).update(status=ListingStatus.PAUSED)
+    assert prospects_refresh_for_offer(offer_id=offer.pk) == 0
+    assert not Prospect.objects.exists()
+    Offer.objects.filter(pk=offer.pk).update(status=ListingStatus.PUBLISHED)
+    prospects_refresh_all()
+    assert Prospect.objects.exists()
+    Offer.objects.filter(pk=offer.pk).update(status=ListingStatus.CLOSED)
+    prospects_refresh_all()
+    assert not Prospect.objects.exists()
+
+
+def test_prospects_refresh_all_query_count_does_not_grow_with_offers(
+    offer: Offer, organisations: dict[str, Organization], django_assert_max_num_queries
+) -> None:
+    with django_assert_max_num_queries(20) as one:
+        prospects_refresh_all()
+    for n in range(5):
+        org = _org(f"Steel {n}", "24.10", country="DE", lat=51.4, lon=6.7 + n / 10)
+        OfferFactory(organization=org, site=org.sites.get(), waste_code_id="100202")
+    with django_assert_max_num_queries(20) as six:
+        prospects_refresh_all()
+    assert len(six.captured_queries) == len(one.captured_queries)
+    print(f"prospects_refresh_all: {len(one.captured_queries)} queries")
+    assert Prospect.objects.filter(offer__waste_code_id="100202").exists()
+
+
+def test_prospects_for_heat_stay_within_a_few_km() -> None:
+    """Heat goes by pipe: a greenhouse next door is a prospect, one 60 km away is not."""
+    heat = MaterialCategory.objects.get(slug="waste-heat-low")
+    plant = _org("Chemicals", "20.14", country="NL", lat=51.90, lon=4.30)
+    offer = OfferFactory(
+        organization=plant,
+        site=plant.sites.get(),
+        title="Low-grade waste heat",
+        resource_type="energy",
+        category=heat,
+        waste_code=None,
+        unit="MWh",
+        waste_status=Offer.WasteStatus.PRODUCT,
+    )
+    _org("Greenhouse near", "01.13", country="NL", lat=51.91, lon=4.31)
+    _org("Greenhouse far", "01.13", country="NL", lat=52.40, lon=4.80)
+    prospects_refresh_for_offer(offer_id=offer.pk)
+    rows = _rows(offer)
+    assert [r[0] for r in rows] == ["Greenhouse near"]
+    assert "km by pipe" in rows[0][6]
+
+
+def test_prospects_ignore_demands_that_are_not_published(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    Demand.objects.filter(ref="DD").update(status=ListingStatus.PAUSED)
+    prospects_refresh_for_offer(offer_id=offer.pk)
+    assert "Cement with demand" in [r[0] for r in _rows(offer)]
