@@ -130,9 +130,9 @@ def read_label_file(path: Path) -> tuple[LabelKind, list[tuple[str, str]]]:
     try:
         data = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise LabelFileError(f"cannot read {path}: {exc.strerror}") from exc
+        raise LabelFileError(f"cannot read it: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
-        raise LabelFileError(f"{path} is not UTF-8 text") from exc
+        raise LabelFileError("not UTF-8 text") from exc
     return read_labels(data)
 
 

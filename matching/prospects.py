@@ -44,7 +44,7 @@ from listings.models import Demand, ListingStatus, Offer, Organization, Site
 
 from . import selectors
 from .models import Match, Prospect
-from .pair_context import DemandLegal, LegalOracle
+from .pair_context import DemandLegal, LegalOracle, LegalOutcome
 from .scoring import DEFAULT_MAX_DISTANCE_KM, DISTANCE_SCALE_KM, SCORING_VERSION
 from .sector_knowledge import SectorIndex, SectorMatch, default_index, normalize_nace
 
@@ -90,11 +90,11 @@ class _Universe:
         )
         keys = _demand_material_keys()
         with_sites = {row[0] for row in site_rows}
-        self.organizations = [
-            _Organization(pk, code, title, frozenset(keys.get(pk, ())))
-            for pk, code, title in organizations
-            if pk in with_sites
-        ]
+        self.by_nace: dict[str, list[_Organization]] = {}
+        for pk, code, title in organizations:
+            if pk in with_sites:
+                org = _Organization(pk, code, title, frozenset(keys.get(pk, ())))
+                self.by_nace.setdefault(code, []).append(org)
         self.site_lat = np.array([row[1] for row in site_rows], dtype=np.float64)
         self.site_lon = np.array([row[2] for row in site_rows], dtype=np.float64)
         self.site_country = [row[3] for row in site_rows]
@@ -106,13 +106,16 @@ class _Universe:
         }
         self.index: SectorIndex = default_index()
         self.oracle = LegalOracle(shipment_date=timezone.localdate())
-        self._fit: dict[tuple[str, tuple[str, ...], str], float] = {}
+        self._fitting: dict[tuple[str, tuple[str, ...]], list[tuple[str, float]]] = {}
 
-    def fit(self, low_code: str, path: tuple[str, ...], nace_code: str) -> float:
-        key = (low_code, path, nace_code)
-        if key not in self._fit:
-            self._fit[key] = self.index.sector_fit(low_code, path, nace_code)
-        return self._fit[key]
+    def fitting(self, low_code: str, path: tuple[str, ...]) -> list[tuple[str, float]]:
+        """(NACE code, sector fit) of every organisation NACE code that could use the material,
+        computed once per distinct material."""
+        key = (low_code, path)
+        if key not in self._fitting:
+            fits = ((code, self.index.sector_fit(low_code, path, code)) for code in self.by_nace)
+            self._fitting[key] = [(code, fit) for code, fit in fits if fit > 0.0]
+        return self._fitting[key]
 
 
 def _demand_material_keys() -> dict[int, set[str]]:
@@ -202,62 +205,87 @@ def _combine(sector: float, distance: float, legal: float) -> float:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    score: float
+    organization: _Organization
+    fit: float
+    km: float
+    outcome: LegalOutcome
+
+
 def _prospects_for(
     offer: _OfferFacts, universe: _Universe, matched: set[int], *, top: int
 ) -> list[Prospect]:
+    """The top ``top`` prospects of one offer, ranked 1..top (not saved)."""
     profile = offer.listing.profile
     path = tuple(profile.category_path)
     receivers = universe.index.matches(profile.low_code, path)
-    if not receivers or not universe.organizations:
+    if not receivers or not universe.by_nace:
         return []
     shared = _offer_material_keys(profile.low_code, path)
     km_all = (
         haversine_km_matrix([profile.lat], [profile.lon], universe.site_lat, universe.site_lon)[0]
         * ROAD_DETOUR
     )
-    resource = profile.resource_type
-    scale = DISTANCE_SCALE_KM[resource]
-    max_km = DEFAULT_MAX_DISTANCE_KM[resource]
-    by = "road" if resource == "material" else "pipe"
-    candidates: list[Prospect] = []
-    for org in universe.organizations:
-        if org.id == offer.organization_id or org.id in matched or org.material_keys & shared:
-            continue
-        fit = universe.fit(profile.low_code, path, org.nace_code)
-        if fit <= 0.0:
-            continue
-        start, end = universe.sites_of[org.id]
-        nearest = start + int(np.argmin(km_all[start:end]))
-        km = float(km_all[nearest])
-        distance = math.exp(-km / scale) if km <= max_km else 0.0
-        outcome = universe.oracle.outcome(
-            offer.listing.legal, DemandLegal(country=universe.site_country[nearest], operation="")
-        )
-        score = _combine(fit, distance, outcome.score)
-        if score <= 0.0:
-            continue
-        row = _sector_row(receivers, org.nace_code)
-        use = f": {row.use}" if row is not None else ""
-        candidates.append(
-            Prospect(
-                offer_id=offer.listing.id,
-                organization_id=org.id,
-                score=min(score, 1.0),
-                sector_score=fit,
-                distance_km=km,
-                legal_procedure=str(outcome.procedure),
-                explanation=(
-                    f"{_sector_name(org.nace_title)} (NACE {org.nace_code}) typically uses "
-                    f"{offer.material_name}{use}; {km:.0f} km by {by}; {outcome.label}"
-                ),
-                scoring_version=SCORING_VERSION,
-            )
-        )
-    candidates.sort(key=lambda p: (-p.score, p.organization_id))
-    kept = candidates[:top]
-    for rank, prospect in enumerate(kept, start=1):
-        prospect.rank = rank
-    return kept
+    candidates: list[_Candidate] = []
+    for nace_code, fit in universe.fitting(profile.low_code, path):
+        for org in universe.by_nace[nace_code]:
+            if org.id == offer.organization_id or org.id in matched or org.material_keys & shared:
+                continue
+            candidate = _candidate(offer, org, fit, universe, km_all)
+            if candidate is not None:
+                candidates.append(candidate)
+    candidates.sort(key=lambda c: (-c.score, c.organization.id))
+    return [
+        _prospect(offer, candidate, rank, receivers)
+        for rank, candidate in enumerate(candidates[:top], start=1)
+    ]
+
+
+def _candidate(
+    offer: _OfferFacts,
+    org: _Organization,
+    fit: float,
+    universe: _Universe,
+    km_all: np.ndarray,
+) -> _Candidate | None:
+    """One organisation scored against one offer at its nearest site; None when a component
+    is 0 (too far for the resource, or a prohibited shipment)."""
+    resource = offer.listing.profile.resource_type
+    start, end = universe.sites_of[org.id]
+    nearest = start + int(np.argmin(km_all[start:end])) if end - start > 1 else start
+    km = float(km_all[nearest])
+    if km > DEFAULT_MAX_DISTANCE_KM[resource]:
+        return None
+    outcome = universe.oracle.outcome(
+        offer.listing.legal, DemandLegal(country=universe.site_country[nearest], operation="")
+    )
+    score = _combine(fit, math.exp(-km / DISTANCE_SCALE_KM[resource]), outcome.score)
+    return _Candidate(min(score, 1.0), org, fit, km, outcome) if score > 0.0 else None
+
+
+def _prospect(
+    offer: _OfferFacts, candidate: _Candidate, rank: int, receivers: dict[str, SectorMatch]
+) -> Prospect:
+    org = candidate.organization
+    row = _sector_row(receivers, org.nace_code)
+    use = f": {row.use}" if row is not None else ""
+    by = "road" if offer.listing.profile.resource_type == "material" else "pipe"
+    return Prospect(
+        offer_id=offer.listing.id,
+        organization_id=org.id,
+        score=candidate.score,
+        sector_score=candidate.fit,
+        distance_km=candidate.km,
+        legal_procedure=str(candidate.outcome.procedure),
+        rank=rank,
+        explanation=(
+            f"{_sector_name(org.nace_title)} (NACE {org.nace_code}) typically uses "
+            f"{offer.material_name}{use}; {candidate.km:.0f} km by {by}; {candidate.outcome.label}"
+        ),
+        scoring_version=SCORING_VERSION,
+    )
 
 
 def _matched_organizations(offer_ids: Sequence[int]) -> dict[int, set[int]]:
@@ -274,6 +302,8 @@ def _refresh(offer_ids: Sequence[int], universe: _Universe, *, top: int) -> int:
     matched = _matched_organizations([o.listing.id for o in offers])
     rows = [p for o in offers for p in _prospects_for(o, universe, matched[o.listing.id], top=top)]
     with transaction.atomic():
+        # Lock the offers: two refreshes of one offer replace its rows one after the other.
+        list(Offer.objects.select_for_update().filter(pk__in=offer_ids).values_list("pk"))
         Prospect.objects.filter(offer_id__in=offer_ids).delete()
         Prospect.objects.bulk_create(rows, batch_size=1000)
     return len(rows)
@@ -287,7 +317,10 @@ def prospects_refresh_for_offer(
 
     A ``version`` other than the offer's current one is a no-op (a newer edit queues its own
     refresh). An offer that is not published loses its prospects. Returns the rows written.
+    Locks: the offer row while its prospects are replaced. Raises ValueError if ``top`` < 1.
     """
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
     offer = Offer.objects.filter(pk=offer_id).values("version", "status").first()
     if offer is None or (version is not None and offer["version"] != version):
         return 0
@@ -300,7 +333,10 @@ def prospects_refresh_for_offer(
 def prospects_refresh_all(*, top: int = DEFAULT_TOP) -> int:
     """Recompute the prospects of every published offer, in batches of OFFER_BATCH offers, and
     delete those of offers no longer published. Organisations and sites are loaded once.
-    Returns the rows written."""
+    Returns the rows written. Locks: each batch's offer rows while their prospects are
+    replaced. Raises ValueError if ``top`` < 1."""
+    if top < 1:
+        raise ValueError(f"top must be at least 1, got {top}")
     Prospect.objects.exclude(offer__status=ListingStatus.PUBLISHED).delete()
     ids = list(selectors.published_offers().order_by("id").values_list("id", flat=True))
     if not ids:

@@ -25,6 +25,7 @@ from listings.models import Demand, Offer
 from . import selectors
 from .models import Match, MatchingRun, MatchingRunChunk, Stage
 from .pair_context import LegalOracle, routes_for_pairs
+from .prospects import prospects_refresh_all, prospects_refresh_for_offer
 from .scoring import (
     SCORING_VERSION,
     DemandBatch,
@@ -302,6 +303,8 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
         model.objects.filter(pk=listing_id, version=version).update(
             needs_matching=False, matched_version=version, matching_error=""
         )
+    if kind == "offer":
+        prospects_refresh_for_offer(offer_id=listing_id, version=version)
     return written
 
 
@@ -414,4 +417,5 @@ def matching_run_finish(*, run_id: int) -> MatchingRun | None:
             return run
         run.status, run.finished_at = MatchingRun.Status.DONE, timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
-        return run
+    prospects_refresh_all()
+    return run

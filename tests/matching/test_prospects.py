@@ -188,7 +188,6 @@ def test_prospects_refresh_all_query_count_does_not_grow_with_offers(
     with django_assert_max_num_queries(20) as six:
         prospects_refresh_all()
     assert len(six.captured_queries) == len(one.captured_queries)
-    print(f"prospects_refresh_all: {len(one.captured_queries)} queries")
     assert Prospect.objects.filter(offer__waste_code_id="100202").exists()
 
 

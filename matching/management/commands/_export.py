@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -160,7 +162,11 @@ def run_export(
         raise CommandError("--top must be at least 1", returncode=2)
     stream = rows(top=top).iterator(chunk_size=ITERATOR_CHUNK)
     if output is None:
-        write_rows(_Stdout(command), columns, stream, format)
+        try:
+            write_rows(_Stdout(command), columns, stream, format)
+        except BrokenPipeError:  # the reader left early (`| head`): stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise SystemExit(1) from None
         return
     try:
         with Path(output).open("w", encoding="utf-8", newline="") as handle:
