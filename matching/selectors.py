@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from harbors.logistics import ModeFactor, PortNode, Router, SeaLegCache
 from harbors.models import Port, TransportFactor
 from listings.models import Demand, ListingStatus, MaterialCategory, Offer
 
+from .models import Match
 from .pair_context import DemandLegal, OfferLegal
 from .scoring import DemandProfile, OfferProfile
 
@@ -245,3 +246,88 @@ def router_get() -> Router:
         _ROUTER.clear()
         _ROUTER[key] = Router(nodes, mode_factors, sea_legs)
     return _ROUTER[key]
+
+
+# --- scoped reads for companies and facilitators --------------------------------------------
+# Every read of a match goes through one of these. A company sees the matches of its own
+# organisations; a facilitator sees the matches touching the harbour regions assigned to them;
+# anything else is "not found", never "forbidden", so an id reveals nothing.
+
+_MATCH_RELATED = (
+    "offer__organization__nace",
+    "offer__site__region",
+    "offer__site__country",
+    "offer__waste_code",
+    "demand__organization__nace",
+    "demand__site__region",
+    "demand__site__country",
+    "demand__waste_code",
+)
+HIDDEN_STAGES = ("rejected", "withdrawn")
+
+
+def organization_ids_for_user(*, user: Any) -> list[int]:
+    from listings.models import Membership
+
+    return list(
+        Membership.objects.filter(user=user, organization__closed_at__isnull=True).values_list(
+            "organization_id", flat=True
+        )
+    )
+
+
+def match_list_for_company(*, user: Any) -> QuerySet[Match]:
+    """The matches of the user's organisations, best first, without rejected or withdrawn."""
+    orgs = organization_ids_for_user(user=user)
+    return (
+        Match.objects.filter(
+            Q(offer__organization_id__in=orgs) | Q(demand__organization_id__in=orgs)
+        )
+        .exclude(stage__in=HIDDEN_STAGES)
+        .select_related(*_MATCH_RELATED)
+        .order_by("-score", "id")
+    )
+
+
+def match_get_for_company(*, user: Any, match_id: int) -> Match | None:
+    return match_list_for_company(user=user).filter(pk=match_id).first()
+
+
+def facilitator_region_ids(*, user: Any) -> list[int]:
+    from harbors.models import HarborRegion
+
+    if getattr(user, "is_staff", False):
+        return list(HarborRegion.objects.values_list("id", flat=True))
+    return list(user.facilitated_regions.values_list("id", flat=True))
+
+
+def match_queue_for_facilitator(*, user: Any) -> QuerySet[Match]:
+    """The matches touching the facilitator's harbour regions (staff: all), best first."""
+    regions = facilitator_region_ids(user=user)
+    return (
+        Match.objects.filter(
+            Q(offer__site__region_id__in=regions) | Q(demand__site__region_id__in=regions)
+        )
+        .select_related(*_MATCH_RELATED)
+        .order_by("-score", "id")
+    )
+
+
+def match_get_for_facilitator(*, user: Any, match_id: int) -> Match | None:
+    return match_queue_for_facilitator(user=user).filter(pk=match_id).first()
+
+
+def counterpart_label(*, match: Match, listing: Offer | Demand) -> str:
+    """The other side, anonymised: "a cement plant (NACE 23.51) in the Rotterdam and Moerdijk
+    region, NL, 38 km". Never a name, an exact place or an id."""
+    organization = listing.organization
+    sector = (
+        f"{organization.nace.title[:1].lower()}{organization.nace.title[1:]} "
+        f"(NACE {organization.nace.code})"
+        if organization.nace
+        else "an organisation"
+    )
+    sector = sector if not organization.nace else f"a company in {sector}"
+    region = listing.site.region
+    where = f"in the {region.name} region, " if region else ""
+    return f"{sector} {where}{listing.site.country_id}, {match.distance_km:.0f} km"
