@@ -7,10 +7,15 @@ and after every test. The worker runs with a 10 s visibility timeout so that a m
 a killed worker comes back within the test (DESIGN.md, "Pipeline and reliability").
 
 Tests are transactional (the worker is another process and sees committed rows only).
+Two pytest sessions at once share the test queue and database and disturb each other; give
+a concurrent session its own with e.g. CELERY_TASK_DEFAULT_QUEUE=symbiosis-test-b and
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/symbiosis_b.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -43,7 +48,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
 QUEUE = settings.CELERY_TASK_DEFAULT_QUEUE
 VISIBILITY_TIMEOUT = 10  # seconds; production keeps the default of an hour
-UNACKED_KEYS = ("unacked", "unacked_index", "unacked_mutex")  # kombu's Redis transport
+UNACKED = "unacked"  # kombu's Redis transport: hash of delivered messages, and its "_index"
+WORKER_OPTIONS = (
+    "--concurrency=1",
+    "--prefetch-multiplier=1",
+    "--loglevel=INFO",  # logs "Task …[id] succeeded", which the tests read
+    "--without-gossip",
+    "--without-mingle",
+    "--without-heartbeat",
+)
 
 
 def wait_until(
@@ -82,17 +95,16 @@ class Worker:
     def start(self) -> Worker:
         assert self.process is None, "worker already running"
         offset = self.log.stat().st_size if self.log.exists() else 0
+        command = [str(CELERY), "-A", "symbiosis", "worker", "-Q", QUEUE]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(CELERY), "-A", "symbiosis", "worker", "-Q", QUEUE, "-P", self.pool,
-                 "--concurrency=1", "--prefetch-multiplier=1", "--loglevel=INFO",
-                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                [*command, "-P", self.pool, *WORKER_OPTIONS],
                 cwd=ROOT,
                 env=self.env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: kill -9 reaches the pool too
-            )  # fmt: skip
+            )
         wait_until(
             lambda: self.process.poll() is not None or b" ready." in self._log_bytes(offset),
             timeout=30,
@@ -106,10 +118,8 @@ class Worker:
         """SIGKILL the whole worker (main process and pool children): nothing is acknowledged."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
         self.process = None
 
@@ -124,11 +134,16 @@ class Worker:
 
 
 def broker_clear() -> None:
-    """Empty the test queue and kombu's store of delivered-but-unacknowledged messages."""
+    """Empty the test queue and drop its delivered-but-unacknowledged messages from kombu's store
+    (the store is shared by every queue of the Redis database: other entries are left alone)."""
     celery_app.control.purge()
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
-        client.delete(*UNACKED_KEYS)
+        for tag, payload in client.hgetall(UNACKED).items():
+            _message, exchange, routing_key = json.loads(payload)
+            if QUEUE in (exchange, routing_key):
+                client.hdel(UNACKED, tag)
+                client.zrem(f"{UNACKED}_index", tag)
     finally:
         client.close()
 
@@ -147,7 +162,9 @@ def worker_factory(tmp_path: Path, transactional_db: None) -> Iterator[Callable[
 
     Teardown runs before pytest-django truncates the tables, so no worker writes during it.
     """
-    assert settings.CELERY_BROKER_URL.endswith("/9") and QUEUE == "symbiosis-test"
+    # These tests purge the queue: never a real one.
+    assert settings.CELERY_BROKER_URL.endswith("/9")
+    assert QUEUE.startswith("symbiosis-test")
     broker_clear()
     workers: list[Worker] = []
 
@@ -253,9 +270,8 @@ def test_sweeper_recovers_a_lost_message(
     worker_factory: Callable[..., Worker], fly_ash_draft: Offer, fly_ash_demand: Demand
 ) -> None:
     offer = listing_services.listing_publish(listing=fly_ash_draft)  # no worker running yet
-    assert queued() == 1
-    broker_clear()  # Redis loses the message
-    assert queued() == 0
+    assert queued() >= 1  # the matching message (the queue is shared with other test runs)
+    broker_clear()  # Redis loses it
 
     w = worker_factory().start()
     time.sleep(0.5)
@@ -361,10 +377,7 @@ def _match_set() -> set[tuple[int, int, float]]:
 def test_killed_worker_mid_rematch_matches_every_listing_once(
     worker_factory: Callable[..., Worker],
 ) -> None:
-    T = time.monotonic()
-    P = lambda m: print(f"\n{time.monotonic() - T:6.2f} {m}", flush=True)
     _marketplace()
-    P("data")
     first = worker_factory("prefork").start()
     run = matching_run_start(chunk_size=CHUNK_SIZE)  # queues one chunk task per 5 offers
     assert run.total_chunks == OFFERS // CHUNK_SIZE
@@ -375,13 +388,14 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
             return None
         return MatchingRunChunk.objects.filter(run=run, attempts=1, done_at__isnull=True).first()
 
-    killed = wait_until(chunk_in_flight, timeout=30, what="a chunk in flight", log=first.log)
-    P(f"in flight {killed.index}")
+    killed = wait_until(chunk_in_flight, timeout=60, what="a chunk in flight", log=first.log)
     first.kill()  # kill -9 the main process and its pool child, mid-chunk
     run.refresh_from_db()
     assert run.done_chunks < run.total_chunks, "the run finished before the kill"
     killed.refresh_from_db()
-    assert killed.done_at is None
+    # Almost always the chunk dies half-done. Rarely it commits in the few ms before the kill;
+    # its message is still unacknowledged then, and the redelivery must be a no-op.
+    died_half_done = killed.done_at is None
 
     second = worker_factory("prefork").start()
     # The killed chunk comes back after the visibility timeout (+ the restore interval).
@@ -391,7 +405,6 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
         what="the run to finish after the restart",
         log=second.log,
     )
-    P("done")
     second.kill()
 
     run.refresh_from_db()
@@ -399,7 +412,9 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
     assert run.done_chunks == run.total_chunks == len(chunks) == OFFERS // CHUNK_SIZE
     assert all(c.done_at is not None for c in chunks)
     killed.refresh_from_db()
-    assert killed.attempts == 2  # started, killed, redelivered, done once
+    # Started, killed, redelivered after the visibility timeout, done once. (More attempts only
+    # if a chunk outran the visibility timeout on a loaded machine; still done once.)
+    assert killed.attempts >= (2 if died_half_done else 1)
     # Every published offer lies in exactly one chunk, and each chunk was completed once.
     offer_ids = sorted(Offer.objects.values_list("id", flat=True))
     covered = sorted(
@@ -414,11 +429,8 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
     assert Match.objects.count() == len(by_worker)
 
     # A fresh rematch computed inline (same chunking) writes exactly the same set.
-    broker_clear()
     Match.objects.all().delete()
-    fresh = matching_run_start(chunk_size=CHUNK_SIZE)
-    broker_clear()  # its chunk tasks are not needed: process the chunks here
+    fresh = matching_run_start(chunk_size=CHUNK_SIZE, enqueue=False)
     for index in range(fresh.total_chunks):
         matching_run_chunk_process(run_id=fresh.pk, chunk_index=index)
-    P("inline")
     assert _match_set() == by_worker
