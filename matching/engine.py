@@ -11,20 +11,21 @@ Pure: NumPy and SciPy only, no Django, no I/O, no clock, no randomness.
    > 0 shares a key, except pairs whose only evidence is description similarity (``text_fn``
    runs on candidates only; the thesaurus concepts are the engine's channel for synonyms).
 3. **Block by space, nearest first.** Listings sit in ``cKDTree``s on unit-sphere xyz, and the
-   key product runs only inside ball queries (64 listings at a time, KD-tree order).
-   - *Pass 1*: every pair within 75 km (``NEAR_KM``), or within the demand's maximum when
-     that is shorter (heat, water), on all keys. The weak keys (same chapter, same family)
-     matter only here: beyond 50 km a pair joined by nothing stronger scores 0.
-   - After pass 1, each offer and each demand with k pairs has a floor, its k-th best score.
-     Distance alone caps a score: score <= exp(-w_distance × km / scale), with every other
-     component at most 1. So a pair farther than the radius at which that cap falls below both
-     floors (and below ``min_score``) cannot enter either top k.
-   - *Pass 2*: strong keys only, in the ring between 75 km and that radius: first around
-     each offer whose radius exceeds 75 km, then around each such demand for the pairs the
-     offer's own ring did not cover. A listing with fewer than k pairs searches up to the
-     demand's maximum. The rings never overlap, so every pair is scored at most once.
-   Distances are cut on the chord, which is never longer than the great-circle distance, which
-   is never longer than the route.
+   key product runs only inside ball queries (32 listings at a time, in KD-tree order).
+   - *Pass 1*: demands whose maximum is at most 75 km (heat, water; ``NEAR_KM``) completely,
+     on all keys; the others on strong keys within 25 km (``FIRST_RING_KM``).
+   - Each offer and each demand with k pairs now has a floor, its k-th best score so far.
+     Distance alone caps a score: score <= material^w_m × exp(-w_d × km / scale), every other
+     component being at most 1. A pair farther than the radius where that cap falls below
+     both floors (and below ``min_score``) cannot enter either top k.
+   - *Pass 2*: strong keys, ring by ring (25-50-100-200-400 km-maximum), each ring only
+     around the offers and then the demands whose radius reaches into it, the floors rising
+     as it goes. Around a demand, only the part of the ring its offers did not cover.
+   - *Pass 3*: weak keys (same chapter, same family, and nothing stronger) within 50 km, and
+     only where a material of 0.4 (0.84 with text) could still beat the floors: beyond 50 km
+     such a pair scores 0 (``scoring.WEAK_LINK_MAX_KM``).
+   No pair is scored twice. Distances are cut on the chord, which is never longer than the
+   great-circle distance, which is never longer than the route.
 4. **Prune by an upper bound** before the callbacks: a pair that could not reach ``min_score``
    with text similarity 1, legal score 1 and the chord distance is dropped.
 5. **Score** the survivors as arrays with the same functions as ``scoring.score_matrix``,
@@ -54,6 +55,8 @@ from matching.scoring import (
     DEFAULT_WEIGHTS,
     DISTANCE_SCALE_KM,
     EARTH_RADIUS_KM,
+    SAME_CHAPTER,
+    SAME_FAMILY,
     WEAK_LINK_MAX_KM,
     BoolArray,
     DemandBatch,
@@ -74,6 +77,7 @@ from matching.scoring import (
     material_pairs,
     material_structure_pairs,
     quantity_pairs,
+    shares_strong_key,
     timing_pairs,
     vocabulary_map,
     weak_link_pairs,
@@ -86,9 +90,14 @@ TextFn = Callable[[IntArray, IntArray], FloatArray]
 
 ROAD_DETOUR: Final = 1.25  # road km per great-circle km
 ROAD_MODE: Final = 0  # index of "road" in harbors.logistics.MODE_CODES
-NEAR_KM: Final = 75.0  # pass 1 radius; at least WEAK_LINK_MAX_KM
+NEAR_KM: Final = 75.0  # demands reaching no farther are searched in one pass, on all keys
+FIRST_RING_KM: Final = 25.0  # pass 1 radius for long-reach demands (strong keys)
+RING_KM: Final = (50.0, 100.0, 200.0, 400.0, math.inf)  # pass 2 rings
+_RADIUS_CLASSES: Final = (
+    np.array([12.5, 25, 37.5, 50, 75, 100, 150, 200, 300, 400]) / EARTH_RADIUS_KM
+)
 CHUNK: Final = 1024  # listings per chunk of a pass
-BALL_CHUNK: Final = 64  # listings per ball query
+BALL_CHUNK: Final = 32  # listings per ball query
 PENDING_LIMIT: Final = 1 << 21  # pending entries per side before a top-k reduction
 _SLACK: Final = 1e-9
 
@@ -105,9 +114,9 @@ def _reach2(km: FloatArray) -> FloatArray:
 
 
 _NEAR2: Final = float(_reach2(np.array(NEAR_KM)))
-_NEAR_CHORD: Final = math.sqrt(_NEAR2)
-if NEAR_KM < WEAK_LINK_MAX_KM:  # pass 2 skips the weak keys
-    raise ValueError("NEAR_KM must be at least WEAK_LINK_MAX_KM")
+_FIRST2: Final = float(_reach2(np.array(FIRST_RING_KM)))
+_FIRST_CHORD: Final = math.sqrt(_FIRST2)
+_WEAK2: Final = float(_reach2(np.array(WEAK_LINK_MAX_KM)))
 
 
 def _chord2(a: ListingBatch, b: ListingBatch, ai: IntArray, bj: IntArray) -> FloatArray:
@@ -193,7 +202,7 @@ _COLUMNS: Final = (
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MatchResult:
-    """Kept pairs as columns, plus the counters.
+    """Kept pairs as columns (in no particular order; see ``sorted``), plus the counters.
 
     Iterating yields ``Candidate`` objects; for bulk writes read the arrays directly.
     """
@@ -221,6 +230,10 @@ class MatchResult:
     def candidates(self) -> list[Candidate]:
         return list(self)
 
+    def sorted(self) -> MatchResult:
+        """By offer id, then score descending, then demand id."""
+        return self.take(np.lexsort((self.demand_id, -self.score, self.offer_id)))
+
     def pairs(self) -> set[tuple[int, int]]:
         return set(zip(self.offer_id.tolist(), self.demand_id.tolist(), strict=True))
 
@@ -244,58 +257,101 @@ def _empty_result(stats: EngineStats) -> MatchResult:
 _BUCKETS: Final = 64
 
 
-def _top_k_candidates(group: IntArray, n_groups: int, score: FloatArray, k: int) -> IntArray:
-    """Positions that may be in the top k of their group (a superset, in O(n)).
-
-    Scores in [0, 1] fall into 64 buckets; per group, everything from the bucket holding the
-    k-th best upwards is kept, so the k best (and anything tied with the k-th) survive.
-    """
-    rank = _BUCKETS - 1 - np.minimum((score * _BUCKETS).astype(np.int64), _BUCKETS - 1)
+def _bucket_cut(
+    group: IntArray, rank: IntArray, n_groups: int, need: IntArray | int
+) -> tuple[IntArray, IntArray]:
+    """Per group, the smallest bucket rank whose cumulative count reaches ``need`` (the last
+    bucket if it never does), and the count strictly before it."""
     counts = np.bincount(group * _BUCKETS + rank, minlength=n_groups * _BUCKETS)
     cumulative = np.cumsum(counts.reshape(n_groups, _BUCKETS), axis=1)
-    reached = cumulative >= k
+    reached = cumulative >= np.reshape(need, (-1, 1))
     cut = np.where(reached[:, -1], np.argmax(reached, axis=1), _BUCKETS - 1)
-    return np.flatnonzero(rank <= cut[group])
+    before = np.take_along_axis(cumulative, cut[:, None], axis=1)[:, 0]
+    before -= counts.reshape(n_groups, _BUCKETS)[np.arange(n_groups), cut]
+    return cut, before
+
+
+def _top_k_candidates(group: IntArray, n_groups: int, score: FloatArray, k: int) -> IntArray:
+    """Positions that may be in the top k of their group: a superset, found in O(n).
+
+    Scores in [0, 1] fall into 64 × 64 buckets (two rounds); per group everything from the
+    bucket holding the k-th best upwards survives, so the k best and all ties with the k-th do.
+    """
+    level = np.clip(score, 0.0, 1.0) * _BUCKETS
+    coarse = np.minimum(level.astype(np.int64), _BUCKETS - 1)
+    rank = _BUCKETS - 1 - coarse
+    cut, before = _bucket_cut(group, rank, n_groups, k)
+    above = rank < cut[group]
+    at = np.flatnonzero(rank == cut[group])
+    fine = np.minimum(((level[at] - coarse[at]) * _BUCKETS).astype(np.int64), _BUCKETS - 1)
+    fine_rank = _BUCKETS - 1 - fine
+    fine_cut, _ = _bucket_cut(group[at], fine_rank, n_groups, k - before)
+    above[at[fine_rank <= fine_cut[group[at]]]] = True
+    return np.flatnonzero(above)
 
 
 def _top_k_positions(
-    group: IntArray, score: FloatArray, tie: IntArray, k: int, n_groups: int | None = None
+    group: IntArray, score: FloatArray, tie: IntArray, k: int, n_groups: int
 ) -> IntArray:
     """Positions of the k best entries per group (score descending, then tie ascending).
 
-    With ``n_groups`` (groups are 0..n_groups-1 and scores lie in [0, 1]) a linear prefilter
-    first drops entries that cannot make the cut.
+    Groups are 0..n_groups-1 and scores lie in [0, 1]. Only groups with more than k surviving
+    candidates are sorted.
     """
-    n = group.shape[0]
-    if n == 0:
+    if group.size == 0:
         return np.zeros(0, dtype=np.int64)
-    if n_groups is not None and n > 4 * k * n_groups:
-        maybe = _top_k_candidates(group, n_groups, score, k)
-        return maybe[_top_k_positions(group[maybe], score[maybe], tie[maybe], k)]
-    order = np.lexsort((tie, -score, group))
+    maybe = _top_k_candidates(group, n_groups, score, k)
+    crowded = np.bincount(group[maybe], minlength=n_groups) > k
+    settled = maybe[~crowded[group[maybe]]]
+    contested = maybe[crowded[group[maybe]]]
+    if contested.size == 0:
+        return settled
+    order = contested[np.lexsort((tie[contested], -score[contested], group[contested]))]
     sorted_group = group[order]
     starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
-    return order[rank < k]
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    return np.concatenate((settled, order[rank < k]))
+
+
+def _union_mask(
+    offer_group: IntArray,
+    n_offers: int,
+    demand_group: IntArray,
+    n_demands: int,
+    score: FloatArray,
+    offer_tie: IntArray,
+    demand_tie: IntArray,
+    k: int,
+) -> BoolArray:
+    """Entries in the top k of their offer or of their demand."""
+    keep = np.zeros(score.size, dtype=np.bool_)
+    keep[_top_k_positions(offer_group, score, demand_tie, k, n_offers)] = True
+    keep[_top_k_positions(demand_group, score, offer_tie, k, n_demands)] = True
+    return keep
 
 
 def _union_top_k(result: MatchResult, k: int, stats: EngineStats) -> MatchResult:
     """Keep each pair that is in the top k of its offer or of its demand.
 
-    Ids must be unique within each side; a pair given twice counts once. The output is sorted by
-    offer id, then score descending, then demand id.
+    Ids must be unique within each side; a pair given twice counts once.
     """
     if len(result) == 0:
         return _empty_result(stats)
-    order = np.lexsort((result.demand_id, result.offer_id))
-    o, d = result.offer_id[order], result.demand_id[order]
-    first = np.r_[True, (o[1:] != o[:-1]) | (d[1:] != d[:-1])]
-    result = result.take(order[first])
-    by_offer = _top_k_positions(result.offer_id, result.score, result.demand_id, k)
-    by_demand = _top_k_positions(result.demand_id, result.score, result.offer_id, k)
-    kept = result.take(np.union1d(by_offer, by_demand))
-    order = np.lexsort((kept.demand_id, -kept.score, kept.offer_id))
-    return kept.take(order, stats)
+    offer_ids, offer_group = np.unique(result.offer_id, return_inverse=True)
+    demand_ids, demand_group = np.unique(result.demand_id, return_inverse=True)
+    _, first = np.unique(offer_group * demand_ids.size + demand_group, return_index=True)
+    result = result.take(first)
+    keep = _union_mask(
+        offer_group[first],
+        offer_ids.size,
+        demand_group[first],
+        demand_ids.size,
+        result.score,
+        result.offer_id,
+        result.demand_id,
+        k,
+    )
+    return result.take(np.flatnonzero(keep), stats)
 
 
 def merge_top_k(results: MatchResult | Iterable[MatchResult], k: int) -> MatchResult:
@@ -425,11 +481,13 @@ def _ball_pairs(
     block: _Block,
     radius: float | FloatArray,
     *,
-    strong: bool,
+    keys: str,
 ) -> tuple[IntArray, IntArray, IntArray]:
-    """Candidate (query row, index row, encoding) of query ``rows`` against ``block``: pairs that
-    share a key (a strong key if ``strong``) within ``radius`` (a chord, per row or for all),
-    as a superset; the exact cut happens in ``_Run.score``.
+    """Candidate (query row, index row, encoding) of query ``rows`` against ``block`` within
+    ``radius`` (a chord, per query row or for all), as a superset (``_Run.score`` cuts exactly).
+
+    ``keys``: "all" (pairs sharing any key), "strong" (sharing a strong key) or "weak"
+    (sharing a weak key but no strong one).
     """
     q, ib = query.batch, index.batch
     found: list[tuple[IntArray, IntArray, IntArray]] = []
@@ -437,21 +495,27 @@ def _ball_pairs(
         sub = rows[start : start + BALL_CHUNK]
         reach = radius if isinstance(radius, float) else float(radius[sub].max())
         reach = min(reach, block.reach_chord)
+        if reach < 0:
+            continue
         centre, spread = _bounding_ball(q, sub)
         local = np.asarray(
             block.tree.query_ball_point(centre, spread + reach + _SLACK), dtype=np.int64
         )
         if local.size == 0:
             continue
-        if strong:
-            r, c, enc = _csr_pairs(query.strong[sub] @ block.strong_rows[local].T)
+        # (ball × keys) @ (keys × sub): only the small side changes layout.
+        if keys == "strong":
+            c, r, enc = _csr_pairs(block.strong_rows[local] @ query.strong[sub].T)
         else:
-            r, c, enc = _csr_pairs(query.full[sub] @ block.rows[local].T)
+            c, r, enc = _csr_pairs(block.rows[local] @ query.full[sub].T)
         qi, ii = sub[r], block.members[local[c]]
-        if strong:
+        if keys == "strong":
             qc = q.chapter[qi]
             same_chapter = (qc >= 0) & (qc == ib.chapter[ii])
             enc = complete_strong_encoding(enc, same_chapter, query.root[qi] == ib.root[ii])
+        elif keys == "weak":
+            weak = np.flatnonzero(~shares_strong_key(enc, q.depth[qi], ib.depth[ii]))
+            qi, ii, enc = qi[weak], ii[weak], enc[weak]
         found.append((qi, ii, enc))
     if not found:
         return _NO_PAIRS
@@ -483,6 +547,7 @@ class _Scored:
     timing: FloatArray
     km: FloatArray
     mode: npt.NDArray[np.int8]
+    encoding: IntArray
 
     def __len__(self) -> int:
         return int(self.oi.shape[0])
@@ -496,7 +561,7 @@ class _Scored:
             return parts[0]
         if not parts:
             i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
-            return _Scored(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8))
+            return _Scored(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8), i)
         return _Scored(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Scored))
         )
@@ -553,21 +618,47 @@ class _Run:
         self.route_fn, self.legal_fn, self.text_fn = route_fn, legal_fn, text_fn
         self.log_min = math.log(min_score) - _SLACK if min_score > 0 else -math.inf
         self.count = _Counters()
+        # (offer floors, demand floors), live arrays: set once every listing has been seen.
+        self.floors: tuple[FloatArray, FloatArray] | None = None
 
-    def far_reach2(self, floor: FloatArray, resource: npt.NDArray[np.int8]) -> FloatArray:
-        """Squared chord beyond which a pair scores below max(floor, min_score).
+    def far_reach2(
+        self, floor: FloatArray, resource: npt.NDArray[np.int8], material_cap: float = 1.0
+    ) -> FloatArray:
+        """Squared chord beyond which a pair scores below max(floor, min_score), given that its
+        material is at most ``material_cap``; -1 where no distance is close enough.
 
-        score <= exp(-w_distance × km / scale), every other component being at most 1.
+        score <= material_cap ** w_material × exp(-w_distance × km / scale), every other
+        component being at most 1.
         """
         threshold = np.maximum(floor, self.min_score)
         scale = _SCALE_BY_RESOURCE[resource]
+        wm, _, wd, _, _ = self.weights.normalised()
         with np.errstate(divide="ignore"):
             km = np.where(
                 threshold > 0,
-                scale / self.weights.normalised()[2] * -np.log(np.minimum(threshold, 1.0)),
+                scale / wd * (wm * math.log(material_cap) - np.log(np.minimum(threshold, 1.0))),
                 np.inf,
             )
-        return np.asarray((km / EARTH_RADIUS_KM) ** 2 * (1 + _SLACK) + _SLACK)
+        reach2 = (km / EARTH_RADIUS_KM) ** 2 * (1 + _SLACK) + _SLACK
+        return np.asarray(np.where(km >= 0, reach2, -1.0))
+
+    @property
+    def weak_cap(self) -> float:
+        """The largest material a pair joined only by a weak key can reach."""
+        text = 1.0 if self.text_fn is not None else 0.0
+        return float(material_pairs(np.array([max(SAME_CHAPTER, SAME_FAMILY)]), text)[0])
+
+    def _log_bound(
+        self,
+        material: FloatArray,
+        quantity: FloatArray,
+        log_distance: FloatArray,
+        timing: FloatArray,
+    ) -> FloatArray:
+        """log of an upper bound of the score (legal 1, the chord for the route)."""
+        wm, wq, wd, _, wt = self.weights.normalised()
+        log_ub = wm * _log(material) + wq * _log(quantity) + wd * log_distance + wt * _log(timing)
+        return np.asarray(log_ub)
 
     def _bound_ok(
         self,
@@ -576,9 +667,7 @@ class _Run:
         log_distance: FloatArray,
         timing: FloatArray,
     ) -> BoolArray:
-        wm, wq, wd, _, wt = self.weights.normalised()
-        log_ub = wm * _log(material) + wq * _log(quantity) + wd * log_distance + wt * _log(timing)
-        return np.asarray(log_ub >= self.log_min)
+        return np.asarray(self._log_bound(material, quantity, log_distance, timing) >= self.log_min)
 
     def score(
         self, oi: IntArray, dj: IntArray, encoding: IntArray, lo2: Ring = None, hi2: Ring = None
@@ -610,12 +699,22 @@ class _Run:
         hazardous = np.flatnonzero(ob.hazardous[oi])
         if hazardous.size:
             alive[hazardous] &= db.hazard_ok[dj[hazardous]]
-        if self.log_min > -math.inf:
+        if self.floors is not None:
+            # A pair matters only if it can beat its offer's or its demand's k-th best.
+            floor_o, floor_d = self.floors
+            threshold = np.maximum(np.minimum(floor_o[oi], floor_d[dj]), self.min_score)
+            with np.errstate(divide="ignore"):
+                log_threshold = np.log(np.maximum(threshold, 0.0)) - _SLACK
+            alive &= self._log_bound(material, quantity, -chord_km / db.scale_km[dj], timing) >= (
+                log_threshold
+            )
+        elif self.log_min > -math.inf:
             alive &= self._bound_ok(material, quantity, -chord_km / db.scale_km[dj], timing)
         keep = np.flatnonzero(alive)
         if keep.size < oi.size:
-            oi, dj, d2, structure, strong, quantity, timing, material = (
-                a[keep] for a in (oi, dj, d2, structure, strong, quantity, timing, material)
+            oi, dj, d2, structure, strong, quantity, timing, material, encoding = (
+                a[keep]
+                for a in (oi, dj, d2, structure, strong, quantity, timing, material, encoding)
             )
         self.count.routed += oi.size
         if oi.size == 0:
@@ -634,8 +733,8 @@ class _Run:
         material = weak_link_pairs(material, strong, km)
         keep = np.flatnonzero((distance > 0) & (material > 0))
         if keep.size < oi.size:
-            oi, dj, material, quantity, timing, distance, km, mode = (
-                a[keep] for a in (oi, dj, material, quantity, timing, distance, km, mode)
+            oi, dj, material, quantity, timing, distance, km, mode, encoding = (
+                a[keep] for a in (oi, dj, material, quantity, timing, distance, km, mode, encoding)
             )
         legal_raw = self.legal_fn(oi, dj) if self.legal_fn is not None else 1.0
         legal = legal_pairs(ob, db, oi, dj, legal_raw)
@@ -645,8 +744,18 @@ class _Run:
         self.count.above_min += keep.size
         if keep.size == 0:
             return None
-        scored = _Scored(oi, dj, score, material, quantity, distance, legal, timing, km, mode)
+        scored = _Scored(
+            oi, dj, score, material, quantity, distance, legal, timing, km, mode, encoding
+        )
         return scored if keep.size == oi.size else scored.take(keep)
+
+    def rescore(self, oi: IntArray, dj: IntArray, encoding: IntArray) -> _Scored | None:
+        """Score pairs again (same result) without counting them."""
+        saved, self.count = self.count, _Counters()
+        try:
+            return self.score(oi, dj, encoding)
+        finally:
+            self.count = saved
 
     def stats(self) -> EngineStats:
         c = self.count
@@ -672,72 +781,84 @@ _SCALE_BY_RESOURCE: Final = np.array([DISTANCE_SCALE_KM[r] for r in ResourceType
 
 
 class _Selector:
-    """Keeps, per offer and per demand, the entries that may still be in its top k, and the
-    k-th best score so far (the floor) of each listing that has k entries."""
+    """Keeps, per offer and per demand, the pairs that may still be in its top k (as rows,
+    score and encoding), and the k-th best score so far (the floor) of each listing that has k.
+    The components of the kept pairs are computed again at the end, for those pairs only."""
 
     def __init__(self, offers: ListingBatch, demands: ListingBatch, k: int) -> None:
         self.k = k
         self.offers, self.demands = offers, demands
-        self.floor_o = np.full(len(offers), -np.inf)
-        self.floor_d = np.full(len(demands), -np.inf)
-        self.pending_o: list[_Scored] = []
-        self.pending_d: list[_Scored] = []
-        self.size_o = self.size_d = 0
-        self.limit_o = self.limit_d = PENDING_LIMIT
+        self.floor = {"o": np.full(len(offers), -np.inf), "d": np.full(len(demands), -np.inf)}
+        self.pending: dict[str, list[tuple[IntArray, IntArray, FloatArray, IntArray]]] = {
+            "o": [],
+            "d": [],
+        }
+        self.size = {"o": 0, "d": 0}
+        self.limit = {"o": PENDING_LIMIT, "d": PENDING_LIMIT}
 
     def add(self, found: _Scored) -> None:
-        if len(found) == 0:
-            return
-        for_offers = found.take(np.flatnonzero(found.score >= self.floor_o[found.oi]))
-        for_demands = found.take(np.flatnonzero(found.score >= self.floor_d[found.dj]))
-        self.pending_o.append(for_offers)
-        self.pending_d.append(for_demands)
-        self.size_o += len(for_offers)
-        self.size_d += len(for_demands)
-        if self.size_o > self.limit_o:
-            self.reduce_offers()
-        if self.size_d > self.limit_d:
-            self.reduce_demands()
+        for side, rows in (("o", found.oi), ("d", found.dj)):
+            keep = np.flatnonzero(found.score >= self.floor[side][rows])
+            self.pending[side].append(
+                (found.oi[keep], found.dj[keep], found.score[keep], found.encoding[keep])
+            )
+            self.size[side] += keep.size
+            if self.size[side] > self.limit[side]:
+                self.reduce(side)
 
-    def _reduce(
-        self,
-        parts: list[_Scored],
-        group_of: Callable[[_Scored], IntArray],
-        tie_ids: IntArray,
-        other_of: Callable[[_Scored], IntArray],
-        floor: FloatArray,
-    ) -> _Scored:
-        merged = _Scored.concat(parts)
-        group = group_of(merged)
-        top = merged.take(
-            _top_k_positions(group, merged.score, tie_ids[other_of(merged)], self.k, floor.size)
+    def _merged(self, side: str) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+        parts = self.pending[side]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            i = np.zeros(0, dtype=np.int64)
+            return i, i, np.zeros(0), i
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+            np.concatenate([p[3] for p in parts]),
         )
-        group = group_of(top)
+
+    def reduce(self, side: str) -> None:
+        oi, dj, score, enc = self._merged(side)
+        floor = self.floor[side]
+        if side == "o":
+            group, tie = oi, self.demands.ids[dj]
+        else:
+            group, tie = dj, self.offers.ids[oi]
+        top = _top_k_positions(group, score, tie, self.k, floor.size)
+        oi, dj, score, enc = oi[top], dj[top], score[top], enc[top]
+        group = group[top]
         full = np.bincount(group, minlength=floor.size) >= self.k
         lowest = np.full(floor.size, np.inf)
-        np.minimum.at(lowest, group, top.score)
+        np.minimum.at(lowest, group, score)
         floor[full] = lowest[full]
-        return top
+        self.pending[side] = [(oi, dj, score, enc)]
+        self.size[side] = top.size
+        self.limit[side] = max(PENDING_LIMIT, 2 * top.size)
 
-    def reduce_offers(self) -> None:
-        top = self._reduce(
-            self.pending_o, lambda s: s.oi, self.demands.ids, lambda s: s.dj, self.floor_o
+    def finish(self) -> tuple[IntArray, IntArray, IntArray]:
+        """(offer rows, demand rows, encodings) of the pairs in either top k."""
+        self.reduce("o")
+        self.reduce("d")
+        (oi_o, dj_o, s_o, e_o), (oi_d, dj_d, s_d, e_d) = self._merged("o"), self._merged("d")
+        oi, dj = np.concatenate((oi_o, oi_d)), np.concatenate((dj_o, dj_d))
+        score, enc = np.concatenate((s_o, s_d)), np.concatenate((e_o, e_d))
+        _, first = np.unique(oi * len(self.demands) + dj, return_index=True)
+        oi, dj, score, enc = oi[first], dj[first], score[first], enc[first]
+        keep = _union_mask(
+            oi,
+            len(self.offers),
+            dj,
+            len(self.demands),
+            score,
+            self.offers.ids[oi],
+            self.demands.ids[dj],
+            self.k,
         )
-        self.pending_o, self.size_o = [top], len(top)
-        self.limit_o = max(PENDING_LIMIT, 2 * len(top))
-
-    def reduce_demands(self) -> None:
-        top = self._reduce(
-            self.pending_d, lambda s: s.dj, self.offers.ids, lambda s: s.oi, self.floor_d
-        )
-        self.pending_d, self.size_d = [top], len(top)
-        self.limit_d = max(PENDING_LIMIT, 2 * len(top))
-
-    def finish(self, stats: EngineStats) -> MatchResult:
-        self.reduce_offers()
-        self.reduce_demands()
-        both = _Scored.concat(self.pending_o + self.pending_d)
-        return _union_top_k(both.result(self.offers, self.demands, stats), self.k, stats)
+        at = np.flatnonzero(keep)
+        return oi[at], dj[at], enc[at]
 
 
 def _kd_chunks(batch: ListingBatch, rows: IntArray, size: int) -> Iterator[IntArray]:
@@ -757,66 +878,124 @@ def _groups(batch: ListingBatch) -> Iterator[tuple[int, int, IntArray]]:
         yield key // 16, key % 16, np.flatnonzero(keys == key)
 
 
+def _add(select: _Selector, scored: _Scored | None) -> None:
+    if scored is not None:
+        select.add(scored)
+
+
 def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchResult:
     demands = index.batch
     query = index.query(offers)
     select = _Selector(offers, demands, k)
 
-    # Pass 1: everything near, on all keys.
+    # Pass 1: short-reach demands completely; long-reach demands on strong keys nearby.
     for resource, unit, rows in _groups(offers):
         blocks = index.blocks_for(resource, unit)
         for chunk in _kd_chunks(offers, rows, CHUNK) if blocks else ():
             run.count.chunks += 1
             for block in blocks:
                 if block.near:
-                    pairs = _ball_pairs(query, chunk, index, block, block.reach_chord, strong=False)
-                    scored = run.score(*pairs)
+                    pairs = _ball_pairs(query, chunk, index, block, block.reach_chord, keys="all")
+                    _add(select, run.score(*pairs))
                 else:
-                    pairs = _ball_pairs(query, chunk, index, block, _NEAR_CHORD, strong=False)
-                    scored = run.score(*pairs, hi2=_NEAR2)
-                if scored is not None:
-                    select.add(scored)
-    select.reduce_offers()
-    select.reduce_demands()
-
-    # Pass 2: strong keys, in the ring each floor leaves open.
+                    pairs = _ball_pairs(query, chunk, index, block, _FIRST_CHORD, keys="strong")
+                    _add(select, run.score(*pairs, hi2=_FIRST2))
+    select.reduce("o")
+    select.reduce("d")
     far_blocks = [b for b in index.blocks if not b.near]
     if far_blocks:
-        reach_o = run.far_reach2(select.floor_o, offers.resource)
-        reach_d = run.far_reach2(select.floor_d, demands.resource)
+        far_demands = np.concatenate([b.members for b in far_blocks])
+        rings = _Rings(offers, query, index, far_blocks, far_demands, run, select)
+        run.floors = (select.floor["o"], select.floor["d"])
+        # Pass 2: strong keys, ring by ring, out to where the floors leave room.
+        inner2 = _FIRST2
+        for outer_km in RING_KM:
+            outer2 = float(_reach2(np.array(outer_km)))
+            rings.search(
+                np.minimum(run.far_reach2(select.floor["o"], offers.resource), outer2),
+                np.minimum(run.far_reach2(select.floor["d"], demands.resource), outer2),
+                inner2=inner2,
+                keys="strong",
+            )
+            inner2 = outer2
+        # Pass 3: weak keys (nothing stronger), within 50 km and where the floors leave room.
+        cap = run.weak_cap
+        rings.search(
+            np.minimum(run.far_reach2(select.floor["o"], offers.resource, cap), _WEAK2),
+            np.minimum(run.far_reach2(select.floor["d"], demands.resource, cap), _WEAK2),
+            inner2=-1.0,
+            keys="weak",
+        )
+    stats = run.stats()
+    oi, dj, enc = select.finish()
+    run.floors = None
+    kept = run.rescore(oi, dj, enc)
+    return _empty_result(stats) if kept is None else kept.result(offers, demands, stats)
+
+
+def _radius_chunks(batch: ListingBatch, rows: IntArray, radius: FloatArray) -> Iterator[IntArray]:
+    """Spatially compact chunks of listings with similar search radii."""
+    classes = np.searchsorted(_RADIUS_CLASSES, radius[rows])
+    for value in np.unique(classes).tolist():
+        yield from _kd_chunks(batch, rows[classes == value], CHUNK)
+
+
+class _Rings:
+    """Pass 2 and 3: the ring (inner, reach] around each offer, then the ring (max(inner, the
+    offer's reach), reach] around each demand, so that no pair is scored twice."""
+
+    def __init__(
+        self,
+        offers: OfferBatch,
+        query: _Query,
+        index: SpatialIndex,
+        far_blocks: list[_Block],
+        far_demands: IntArray,
+        run: _Run,
+        select: _Selector,
+    ) -> None:
+        self.offers, self.query, self.index = offers, query, index
+        self.far_blocks, self.far_demands = far_blocks, far_demands
+        self.run, self.select = run, select
+        self._offer_side: tuple[SpatialIndex, _Query] | None = None
+
+    def offer_side(self) -> tuple[SpatialIndex, _Query]:
+        if self._offer_side is None:
+            offer_index = SpatialIndex(self.offers)
+            self._offer_side = (offer_index, offer_index.query(self.index.batch))
+        return self._offer_side
+
+    def search(self, reach_o: FloatArray, reach_d: FloatArray, *, inner2: float, keys: str) -> None:
+        offers, demands, run, select = self.offers, self.index.batch, self.run, self.select
+        radius_o = np.sqrt(np.maximum(reach_o, 0.0))
         for resource, unit, rows in _groups(offers):
-            blocks = [b for b in far_blocks if (b.resource, b.unit) == (resource, unit)]
-            far = rows[reach_o[rows] > _NEAR2] if blocks else rows[:0]
-            for chunk in _kd_chunks(offers, far, CHUNK):
+            blocks = [b for b in self.far_blocks if (b.resource, b.unit) == (resource, unit)]
+            todo = rows[reach_o[rows] > inner2] if blocks else rows[:0]
+            for chunk in _radius_chunks(offers, todo, radius_o):
                 run.count.chunks += 1
                 for block in blocks:
-                    radius = np.sqrt(reach_o)
-                    pairs = _ball_pairs(query, chunk, index, block, radius, strong=True)
-                    scored = run.score(*pairs, lo2=_NEAR2, hi2=reach_o[pairs[0]])
-                    if scored is not None:
-                        select.add(scored)
-        far_demands = np.concatenate([b.members for b in far_blocks])
-        far_demands = far_demands[reach_d[far_demands] > _NEAR2]
-        if far_demands.size:
-            offer_index = SpatialIndex(offers)
-            demand_query = offer_index.query(demands)
-            radius = np.sqrt(np.minimum(reach_d, index.reach2))
+                    oi, dj, enc = _ball_pairs(
+                        self.query, chunk, self.index, block, radius_o, keys=keys
+                    )
+                    _add(select, run.score(oi, dj, enc, lo2=inner2, hi2=reach_o[oi]))
+        todo_d = self.far_demands[reach_d[self.far_demands] > inner2]
+        if todo_d.size:
+            offer_index, demand_query = self.offer_side()
+            radius_d = np.sqrt(np.maximum(np.minimum(reach_d, self.index.reach2), 0.0))
             for block in offer_index.blocks:
-                mine = far_demands[
-                    (demands.resource[far_demands] == block.resource)
-                    & (demands.unit[far_demands] == block.unit)
+                mine = todo_d[
+                    (demands.resource[todo_d] == block.resource)
+                    & (demands.unit[todo_d] == block.unit)
                 ]
-                for chunk in _kd_chunks(demands, mine, CHUNK):
+                for chunk in _radius_chunks(demands, mine, radius_d):
                     run.count.chunks += 1
                     dj, oi, enc = _ball_pairs(
-                        demand_query, chunk, offer_index, block, radius, strong=True
+                        demand_query, chunk, offer_index, block, radius_d, keys=keys
                     )
-                    scored = run.score(
-                        oi, dj, enc, lo2=np.maximum(reach_o[oi], _NEAR2), hi2=reach_d[dj]
-                    )
-                    if scored is not None:
-                        select.add(scored)
-    return select.finish(run.stats())
+                    lo2 = np.maximum(reach_o[oi], inner2)
+                    _add(select, run.score(oi, dj, enc, lo2=lo2, hi2=reach_d[dj]))
+        select.reduce("o")
+        select.reduce("d")
 
 
 # --------------------------------------------------------------------------------------------
@@ -924,36 +1103,45 @@ def _single(
     reach2: float,
     offer_is_query: bool,
 ) -> _Scored:
-    """Both passes for one listing (row 0 of ``query``) against an index; best k, best first."""
+    """The three passes for one listing (row 0 of ``query``) against an index; best k first."""
     row = np.zeros(1, dtype=np.int64)
+    found: list[_Scored] = []
 
-    def scored_pairs(block: _Block, radius: float, *, strong: bool, lo2: Ring, hi2: Ring) -> None:
-        qi, ii, enc = _ball_pairs(query, row, index, block, radius, strong=strong)
+    def search(block: _Block, radius2: float, *, keys: str, lo2: Ring, hi2: Ring) -> None:
+        if radius2 < 0:
+            return
+        qi, ii, enc = _ball_pairs(query, row, index, block, math.sqrt(radius2), keys=keys)
         oi, dj = (qi, ii) if offer_is_query else (ii, qi)
         scored = run.score(oi, dj, enc, lo2=lo2, hi2=hi2)
         if scored is not None:
             found.append(scored)
 
-    found: list[_Scored] = []
+    def floor() -> FloatArray:
+        scores = np.concatenate([f.score for f in found]) if found else np.zeros(0)
+        if k is None or scores.size < k:
+            return np.array([-np.inf])
+        return np.array([np.partition(scores, scores.size - k)[scores.size - k]])
+
+    resources = np.array([resource], dtype=np.int8)
     blocks = index.blocks_for(resource, unit)
-    # The reach bound of each block: its demands' largest maximum, or the query demand's.
+    # The reach of each block: its demands' largest maximum, or the query demand's.
     bounds = [block.reach_chord**2 if index.is_demands else reach2 for block in blocks]
-    for block, bound in zip(blocks, bounds, strict=True):
-        radius = math.sqrt(min(bound, _NEAR2))
-        scored_pairs(block, radius, strong=False, lo2=None, hi2=_NEAR2)
-    first = _Scored.concat(found)
-    far2 = math.inf
-    if k is not None and len(first) >= k:
-        floor = float(np.partition(first.score, len(first) - k)[len(first) - k])
-        far2 = float(run.far_reach2(np.array([floor]), np.array([resource], dtype=np.int8))[0])
-    elif k is not None:
-        far2 = float(run.far_reach2(np.array([-np.inf]), np.array([resource], dtype=np.int8))[0])
-    for block, bound in zip(blocks, bounds, strict=True):
-        if min(far2, bound) > _NEAR2:
-            radius = math.sqrt(min(far2, bound))
-            scored_pairs(block, radius, strong=True, lo2=_NEAR2, hi2=far2)
-    tie_ids = index.batch.ids
+    near = [block.near if index.is_demands else reach2 <= _NEAR2 for block in blocks]
+    for block, bound, is_near in zip(blocks, bounds, near, strict=True):
+        if is_near:
+            search(block, bound, keys="all", lo2=None, hi2=None)
+        else:
+            search(block, min(bound, _FIRST2), keys="strong", lo2=None, hi2=_FIRST2)
+    far2 = float(run.far_reach2(floor(), resources)[0])
+    for block, bound, is_near in zip(blocks, bounds, near, strict=True):
+        if not is_near and min(far2, bound) > _FIRST2:
+            search(block, min(far2, bound), keys="strong", lo2=_FIRST2, hi2=far2)
+    weak2 = min(float(run.far_reach2(floor(), resources, run.weak_cap)[0]), _WEAK2)
+    for block, bound, is_near in zip(blocks, bounds, near, strict=True):
+        if not is_near:
+            search(block, min(weak2, bound), keys="weak", lo2=None, hi2=weak2)
     everything = _Scored.concat(found)
+    tie_ids = index.batch.ids
     tie = tie_ids[everything.dj] if offer_is_query else tie_ids[everything.oi]
     order = np.lexsort((tie, -everything.score))
     return everything.take(order if k is None else order[:k])
