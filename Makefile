@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.12 || echo python3)
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/symbiosis
 CELERY_BROKER_URL_TEST ?= redis://127.0.0.1:6379/9
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench bench-api openapi clean
 
 .venv/installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv .venv
@@ -26,6 +26,12 @@ lint: install
 
 bench: install
 	DJANGO_SETTINGS_MODULE=symbiosis.settings_test DATABASE_URL=$(DATABASE_URL) $(PY) manage.py bench_matching
+
+bench-api: install  ## the partner API at 1M listings under gunicorn (database symbiosis_bench)
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/symbiosis_bench DJANGO_SECRET_KEY=bench $(PY) manage.py bench_api
+
+openapi: install  ## regenerate docs/openapi.yaml (a test fails when it drifts)
+	DJANGO_SECRET_KEY=x DJANGO_SETTINGS_MODULE=symbiosis.settings_test $(PY) manage.py spectacular --fail-on-warn --validate --file docs/openapi.yaml
 
 clean:
 	rm -rf .venv var

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from symbiosis.db import TimeStampedModel
 
@@ -57,8 +58,8 @@ class HarborRegion(models.Model):
 
 class Port(models.Model):
     class Kind(models.TextChoices):
-        SEAPORT = "seaport", "Seaport"
-        INLAND = "inland", "Inland port"
+        SEAPORT = "seaport", _("Seaport")
+        INLAND = "inland", _("Inland port")
 
     unlocode = models.CharField("UN/LOCODE", max_length=5, unique=True)
     name = models.CharField(max_length=120)
@@ -96,10 +97,10 @@ class TransportFactor(TimeStampedModel):
     """
 
     class Mode(models.TextChoices):
-        ROAD = "road", "Road"
-        SEA = "sea", "Short-sea shipping"
-        INLAND_WATERWAY = "inland_waterway", "Inland waterway"
-        RAIL = "rail", "Rail"
+        ROAD = "road", _("Road")
+        SEA = "sea", _("Short-sea shipping")
+        INLAND_WATERWAY = "inland_waterway", _("Inland waterway")
+        RAIL = "rail", _("Rail")
 
     mode = models.CharField(max_length=20, choices=Mode.choices, unique=True)
     g_co2e_per_tkm = models.FloatField("g CO2e per tonne-km (well to wheel)")

@@ -127,6 +127,8 @@ class ImportSummary:
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     rows: list[ParsedRow] = field(default_factory=list)
+    # Row number → "created", "updated" or "unchanged"; a dry run fills it too.
+    outcomes: dict[int, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         parts = [
@@ -431,40 +433,81 @@ def _parse_listing(row: ParsedRow, cells: dict[str, str], ref: _Reference, bad: 
 # --- writing ---------------------------------------------------------------------------------
 
 
+class _DryRunRollbackError(Exception):
+    """Raised at the end of a dry run to roll back everything it wrote."""
+
+
 def import_listings(
-    *, data: bytes, filename: str, actor: User | None = None, dry_run: bool = False
+    *,
+    data: bytes,
+    filename: str,
+    actor: User | None = None,
+    dry_run: bool = False,
+    only_organization: Organization | None = None,
 ) -> ImportSummary:
     """Import a file whole or not at all.
 
-    Organisations created by an import are verified: a facilitator (or staff) runs the import
-    and vouches for them. Listings are published and queued for matching on commit.
+    Organisations created by an import are verified when a facilitator, staff or the command
+    runs it (no `only_organization`): they vouch for them. Listings of verified organisations
+    are published and queued for matching on commit; the others stay drafts.
+
+    `only_organization`: a company's own upload. Every row must name that organisation and its
+    country; a row naming any other is a row error, so a company never writes for another.
+
+    `dry_run` runs the whole import in a transaction and rolls it back: the summary and its
+    per-row outcomes say exactly what a real run would create, update or leave unchanged, and
+    no task is queued (on-commit callbacks of a rolled-back transaction never run).
     Raises: import_file_invalid (the file), import_rejected (any row; lists every row error).
     """
     rows = read_table(data, filename)
     parsed, errors = validate_rows(rows)
+    if only_organization is not None:
+        errors = sorted([*errors, *_foreign_rows(rows, only_organization)], key=lambda e: e.row)
     if errors:
         raise ImportRejectedError(errors)
     summary = ImportSummary(rows=parsed)
-    if dry_run:
-        return summary
-    with transaction.atomic():
-        conflicts = _ref_conflicts(parsed)
-        if conflicts:
-            raise ImportRejectedError(conflicts)
-        for row in parsed:
-            organization, org_created = _organization_for(row, actor)
-            site = _site_for(row, organization)
-            if row.kind == "organization":
-                outcome = "created" if org_created else "unchanged"
-                if organization.ref != row.ref:
-                    organization.ref = row.ref
-                    organization.save(update_fields=["ref", "updated_at"])
-                    outcome = "created" if org_created else "updated"
-                getattr(summary, outcome)["organization"] += 1
-                continue
-            outcome = _upsert_listing(row, organization, site)
-            getattr(summary, outcome)[row.kind] += 1
+    try:
+        with transaction.atomic():
+            conflicts = _ref_conflicts(parsed)
+            if conflicts:
+                raise ImportRejectedError(conflicts)
+            for row in parsed:
+                organization, org_created = _organization_for(row, actor, only_organization)
+                site = _site_for(row, organization)
+                if row.kind == "organization":
+                    outcome = "created" if org_created else "unchanged"
+                    if organization.ref != row.ref:
+                        organization.ref = row.ref
+                        organization.save(update_fields=["ref", "updated_at"])
+                        outcome = "created" if org_created else "updated"
+                else:
+                    outcome = _upsert_listing(row, organization, site)
+                getattr(summary, outcome)[row.kind] += 1
+                summary.outcomes[row.row] = outcome
+            if dry_run:
+                raise _DryRunRollbackError
+    except _DryRunRollbackError:
+        pass
     return summary
+
+
+def _foreign_rows(
+    rows: Iterable[tuple[int, dict[str, str]]], organization: Organization
+) -> list[RowError]:
+    """Rows that name an organisation other than `organization` (name case-folded, country)."""
+    name, country = organization.name.casefold(), organization.country_id
+    errors = []
+    for number, cells in rows:
+        if (cells["organization"].casefold(), cells["country"].upper()) != (name, country):
+            errors.append(
+                RowError(
+                    number,
+                    "organization",
+                    f"you can import rows for your own organisation only: "
+                    f"{organization.name!r} in {country}",
+                )
+            )
+    return errors
 
 
 def _ref_conflicts(parsed: list[ParsedRow]) -> list[RowError]:
@@ -482,10 +525,12 @@ def _ref_conflicts(parsed: list[ParsedRow]) -> list[RowError]:
     return errors
 
 
-def _organization_for(row: ParsedRow, actor: User | None) -> tuple[Organization, bool]:
+def _organization_for(
+    row: ParsedRow, actor: User | None, only_organization: Organization | None = None
+) -> tuple[Organization, bool]:
     # Names are compared case-folded in Python: SQLite's LOWER() leaves "Ø" and "É" alone.
     wanted = row.organization.casefold()
-    organization = next(
+    organization = only_organization or next(
         (
             o
             for o in Organization.objects.filter(country=row.country)

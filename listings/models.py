@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from harbors.models import LAT_IN_RANGE, LON_IN_RANGE, Country, HarborRegion, Port
 from symbiosis.db import TimeStampedModel
@@ -69,8 +72,8 @@ class Operation(models.Model):
     """A recovery (R1-R13) or disposal (D1-D15) operation, Directive 2008/98/EC Annexes I-II."""
 
     class Kind(models.TextChoices):
-        RECOVERY = "recovery", "Recovery"
-        DISPOSAL = "disposal", "Disposal"
+        RECOVERY = "recovery", _("Recovery")
+        DISPOSAL = "disposal", _("Disposal")
 
     code = models.CharField(max_length=3, primary_key=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -97,10 +100,10 @@ class NaceCode(models.Model):
         REV21 = "2.1", "NACE Rev. 2.1"
 
     class Level(models.TextChoices):
-        SECTION = "section", "Section"
-        DIVISION = "division", "Division"
-        GROUP = "group", "Group"
-        CLASS = "class", "Class"
+        SECTION = "section", _("Section")
+        DIVISION = "division", _("Division")
+        GROUP = "group", _("Group")
+        CLASS = "class", _("Class")
 
     version = models.CharField(max_length=3, choices=Version.choices, default=Version.REV2)
     code = models.CharField(max_length=5)
@@ -124,9 +127,9 @@ class MaterialCategory(models.Model):
     """A node of the small material taxonomy, e.g. minerals > ashes > fly ash."""
 
     class ResourceType(models.TextChoices):
-        MATERIAL = "material", "Material"
-        ENERGY = "energy", "Energy"
-        WATER = "water", "Water"
+        MATERIAL = "material", _("Material")
+        ENERGY = "energy", _("Energy")
+        WATER = "water", _("Water")
 
     slug = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=120)
@@ -195,8 +198,8 @@ class Organization(TimeStampedModel):
 
 class Membership(TimeStampedModel):
     class Role(models.TextChoices):
-        ADMIN = "admin", "Administrator"
-        MEMBER = "member", "Member"
+        ADMIN = "admin", _("Administrator")
+        MEMBER = "member", _("Member")
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -243,15 +246,17 @@ class Site(TimeStampedModel):
             models.CheckConstraint(condition=LAT_IN_RANGE, name="listings_site_lat_range"),
             models.CheckConstraint(condition=LON_IN_RANGE, name="listings_site_lon_range"),
         ]
+        # The bounding box of a radius search (listings.selectors.listing_filter_near).
+        indexes = [models.Index(fields=["lat", "lon"], name="listings_site_latlon_idx")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.city or self.country_id})"
 
 
 class ResourceType(models.TextChoices):
-    MATERIAL = "material", "Material"
-    ENERGY = "energy", "Energy"
-    WATER = "water", "Water"
+    MATERIAL = "material", _("Material")
+    ENERGY = "energy", _("Energy")
+    WATER = "water", _("Water")
 
 
 class Unit(models.TextChoices):
@@ -264,19 +269,19 @@ class Unit(models.TextChoices):
 
 
 class Frequency(models.TextChoices):
-    ONCE = "once", "once"
-    DAY = "day", "per day"
-    WEEK = "week", "per week"
-    MONTH = "month", "per month"
-    YEAR = "year", "per year"
-    CONTINUOUS = "continuous", "continuous (per hour)"
+    ONCE = "once", _("once")
+    DAY = "day", _("per day")
+    WEEK = "week", _("per week")
+    MONTH = "month", _("per month")
+    YEAR = "year", _("per year")
+    CONTINUOUS = "continuous", _("continuous (per hour)")
 
 
 class ListingStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    PAUSED = "paused", "Paused"
-    CLOSED = "closed", "Closed"
+    DRAFT = "draft", _("Draft")
+    PUBLISHED = "published", _("Published")
+    PAUSED = "paused", _("Paused")
+    CLOSED = "closed", _("Closed")
 
 
 class ListingQuerySet(models.QuerySet):
@@ -370,35 +375,62 @@ def _listing_constraints(model: str) -> list[models.BaseConstraint]:
     ]
 
 
+def offer_public_id() -> str:
+    """An opaque, random public id for an offer: it cannot be guessed, enumerated or linked to
+    the row's primary key or to its organisation (the partner API's anonymised search)."""
+    return "off_" + secrets.token_urlsafe(12)
+
+
+def demand_public_id() -> str:
+    return "dem_" + secrets.token_urlsafe(12)
+
+
+def _public_search_indexes(model: str) -> list[models.Index]:
+    """The partner API's search walks published listings newest first (keyset pagination on
+    created_at) and stops after a page; a List of Waste code narrows it by its own index
+    (bench_api: 1M listings)."""
+    published = Q(status="published")
+    return [
+        models.Index(
+            fields=["-created_at", "-id"], name=f"listings_{model}_public_idx", condition=published
+        ),
+        models.Index(
+            fields=["waste_code", "-created_at"],
+            name=f"listings_{model}_pubcode_idx",
+            condition=published,
+        ),
+    ]
+
+
 class Offer(Listing):
     """A residue, by-product, surplus energy or water that an organisation can give."""
 
     class WasteStatus(models.TextChoices):
-        WASTE = "waste", "Waste"
-        BY_PRODUCT = "by_product", "By-product"
-        END_OF_WASTE = "end_of_waste", "End-of-waste"
-        PRODUCT = "product", "Product"
-        UNKNOWN = "unknown", "Unknown"
+        WASTE = "waste", _("Waste")
+        BY_PRODUCT = "by_product", _("By-product")
+        END_OF_WASTE = "end_of_waste", _("End-of-waste")
+        PRODUCT = "product", _("Product")
+        UNKNOWN = "unknown", _("Unknown")
 
     class Evidence(models.TextChoices):
-        EU_REGULATION = "eu_regulation", "EU end-of-waste regulation, statement of conformity"
-        NATIONAL_ORIGIN = "national_origin", "National decision in the country of origin only"
-        NATIONAL_BOTH = "national_both", "National decisions in both countries"
-        SELF_DECLARED = "self_declared", "Self-declared"
-        NONE = "none", "None"
+        EU_REGULATION = "eu_regulation", _("EU end-of-waste regulation, statement of conformity")
+        NATIONAL_ORIGIN = "national_origin", _("National decision in the country of origin only")
+        NATIONAL_BOTH = "national_both", _("National decisions in both countries")
+        SELF_DECLARED = "self_declared", _("Self-declared")
+        NONE = "none", _("None")
 
     class ListClass(models.TextChoices):
-        GREEN = "green", "Green-listed (Annex III)"
-        AMBER = "amber", "Amber-listed (Annex IV)"
-        UNLISTED = "unlisted", "Unlisted"
+        GREEN = "green", _("Green-listed (Annex III)")
+        AMBER = "amber", _("Amber-listed (Annex IV)")
+        UNLISTED = "unlisted", _("Unlisted")
 
     class PhysicalForm(models.TextChoices):
-        SOLID = "solid", "Solid"
-        POWDER = "powder", "Powder"
-        SLUDGE = "sludge", "Sludge"
-        LIQUID = "liquid", "Liquid"
-        GAS = "gas", "Gas"
-        HEAT = "heat", "Heat or steam"
+        SOLID = "solid", _("Solid")
+        POWDER = "powder", _("Powder")
+        SLUDGE = "sludge", _("Sludge")
+        LIQUID = "liquid", _("Liquid")
+        GAS = "gas", _("Gas")
+        HEAT = "heat", _("Heat or steam")
 
     waste_status = models.CharField(
         max_length=12, choices=WasteStatus.choices, default=WasteStatus.UNKNOWN
@@ -421,6 +453,9 @@ class Offer(Listing):
         help_text="Price per unit; negative for a gate fee the offering company pays.",
     )
     can_deliver = models.BooleanField(default=False)
+    public_id = models.CharField(
+        max_length=24, unique=True, default=offer_public_id, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -435,6 +470,7 @@ class Offer(Listing):
         ]
         indexes = [
             models.Index(fields=["status", "resource_type"], name="listings_offer_status_idx"),
+            *_public_search_indexes("offer"),
             models.Index(
                 fields=["needs_matching", "matching_requested_at"],
                 name="listings_offer_flagged_idx",
@@ -465,6 +501,9 @@ class Demand(Listing):
     )
     has_permit = models.BooleanField("holds a permit to receive waste", default=False)
     accepts_hazardous = models.BooleanField(default=False)
+    public_id = models.CharField(
+        max_length=24, unique=True, default=demand_public_id, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -485,9 +524,74 @@ class Demand(Listing):
         ]
         indexes = [
             models.Index(fields=["status", "resource_type"], name="listings_demand_status_idx"),
+            *_public_search_indexes("demand"),
             models.Index(
                 fields=["needs_matching", "matching_requested_at"],
                 name="listings_demand_flagged_idx",
                 condition=Q(needs_matching=True),
             ),
         ]
+
+
+class ApiToken(TimeStampedModel):
+    """A partner's bearer token for the REST API (symbiosis/api.py).
+
+    It belongs to an organisation (it reads and writes that organisation's data, acting as the
+    member who created it) or to a facilitator (it works the facilitator's harbour regions).
+    Only the SHA-256 digest of the token is stored: the secret is shown once, when it is made.
+    The public ``prefix`` finds the row; the digest is compared in constant time.
+    """
+
+    class Kind(models.TextChoices):
+        ORGANIZATION = "organization", _("Organisation")
+        FACILITATOR = "facilitator", _("Facilitator")
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read")
+        WRITE = "write", _("Write")
+        FACILITATE = "facilitate", _("Facilitate")
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    prefix = models.CharField(max_length=12, unique=True)
+    digest = models.CharField(max_length=64)
+    scopes = models.CharField(max_length=40, help_text="Space-separated: read, write, facilitate.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="organization", organization__isnull=False)
+                | Q(kind="facilitator", organization__isnull=True),
+                name="listings_apitoken_owner_matches_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(scopes__regex=r"^(read|write|facilitate)( (read|write|facilitate))*$"),
+                name="listings_apitoken_scopes_valid",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="organization") & ~Q(scopes__contains="facilitate"))
+                | (Q(kind="facilitator") & ~Q(scopes__contains="write")),
+                name="listings_apitoken_scopes_fit_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())

@@ -3,7 +3,9 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
+from harbors.models import HarborRegion
 from listings.models import Demand, Offer, Organization
 from symbiosis.db import TimeStampedModel
 
@@ -15,27 +17,27 @@ def _unit_interval(field: str, name: str) -> models.CheckConstraint:
 
 
 class Stage(models.TextChoices):
-    PROPOSED = "proposed", "Proposed"
-    SHORTLISTED = "shortlisted", "Shortlisted"
-    INTRODUCED = "introduced", "Introduced"
-    NEGOTIATING = "negotiating", "Negotiating"
-    IMPLEMENTED = "implemented", "Implemented"
-    REJECTED = "rejected", "Rejected"
-    WITHDRAWN = "withdrawn", "Withdrawn"
+    PROPOSED = "proposed", _("Proposed")
+    SHORTLISTED = "shortlisted", _("Shortlisted")
+    INTRODUCED = "introduced", _("Introduced")
+    NEGOTIATING = "negotiating", _("Negotiating")
+    IMPLEMENTED = "implemented", _("Implemented")
+    REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class LegalProcedure(models.TextChoices):
-    NONE = "none", "None (domestic or not waste)"
-    GENERAL_INFORMATION = "general_information", "General information (Annex VII)"
-    NOTIFICATION = "notification", "Prior written notification and consent"
-    NOTIFICATION_DISPOSAL = "notification_disposal", "Notification for disposal"
-    PROHIBITED = "prohibited", "Prohibited"
+    NONE = "none", _("None (domestic or not waste)")
+    GENERAL_INFORMATION = "general_information", _("General information (Annex VII)")
+    NOTIFICATION = "notification", _("Prior written notification and consent")
+    NOTIFICATION_DISPOSAL = "notification_disposal", _("Notification for disposal")
+    PROHIBITED = "prohibited", _("Prohibited")
 
 
 class Response(models.TextChoices):
-    PENDING = "", "No answer yet"
-    INTERESTED = "interested", "Interested"
-    NOT_INTERESTED = "not_interested", "Not interested"
+    PENDING = "", _("No answer yet")
+    INTERESTED = "interested", _("Interested")
+    NOT_INTERESTED = "not_interested", _("Not interested")
 
 
 class Match(TimeStampedModel):
@@ -100,6 +102,9 @@ class Match(TimeStampedModel):
         ]
         indexes = [
             models.Index(fields=["stage", "-score", "id"], name="matching_match_queue_idx"),
+            # The facilitator queue walks this index in order and stops after one page: keyset
+            # pagination on (-score, id), never OFFSET and never a count (bench_portal).
+            models.Index(fields=["-score", "id"], name="matching_match_rank_idx"),
             models.Index(fields=["demand", "-score"], name="matching_match_demand_idx"),
         ]
 
@@ -111,11 +116,15 @@ class MatchEvent(models.Model):
     """Append-only audit trail of a match: who did what, when, with a note."""
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        STAGE = "stage", "Stage changed"
-        RESPONSE = "response", "Company answered"
-        NOTE = "note", "Note"
-        REMINDER = "reminder", "Reminder sent"
+        CREATED = "created", _("Created")
+        STAGE = "stage", _("Stage changed")
+        RESPONSE = "response", _("Company answered")
+        NOTE = "note", _("Note")
+        REMINDER = "reminder", _("Reminder sent")
+
+    class Side(models.TextChoices):
+        OFFER = "offer", _("Offering organisation")
+        DEMAND = "demand", _("Demanding organisation")
 
     match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -129,6 +138,8 @@ class MatchEvent(models.Model):
     from_stage = models.CharField(max_length=12, choices=Stage.choices, blank=True)
     to_stage = models.CharField(max_length=12, choices=Stage.choices, blank=True)
     note = models.TextField(blank=True)
+    # Which organisation a reminder went to; empty for every other kind of event.
+    side = models.CharField(max_length=6, choices=Side.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -138,6 +149,19 @@ class MatchEvent(models.Model):
                 condition=Q(kind__in=["created", "stage", "response", "note", "reminder"]),
                 name="matching_matchevent_kind_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(side__in=["", "offer", "demand"]),
+                name="matching_matchevent_side_valid",
+            ),
+            # A side of a match is reminded once, ever: the database says no to a second one.
+            models.UniqueConstraint(
+                fields=["match", "side"],
+                condition=Q(kind="reminder"),
+                name="matching_matchevent_one_reminder_per_side",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["kind", "created_at"], name="matching_matchevent_kind_idx"),
         ]
 
     def __str__(self) -> str:
@@ -182,10 +206,10 @@ class MatchingRun(TimeStampedModel):
     """A full rematch, fanned out in chunks, with its progress."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     started_by = models.ForeignKey(
@@ -250,3 +274,50 @@ class MatchingRunChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Run {self.run_id} chunk {self.index}"
+
+
+class DigestSent(models.Model):
+    """One weekly digest to one organisation. The unique (organisation, week) row is the claim:
+    whoever inserts it sends the email, so a digest task run twice sends nothing twice.
+    The next digest lists the matches created after this one's ``cutoff``."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="digests")
+    week = models.DateField(help_text="The Monday of the ISO week the digest covers.")
+    cutoff = models.DateTimeField(help_text="Matches created up to this moment are covered.")
+    match_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-week", "organization"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "week"], name="matching_digestsent_once_a_week"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest {self.week} → {self.organization_id}"
+
+
+class Workshop(TimeStampedModel):
+    """A matchmaking event: the "haves and wants" cards its attendees filled in, imported in one
+    go, and the matches among the attendees printed for the room."""
+
+    name = models.CharField(max_length=200)
+    date = models.DateField()
+    region = models.ForeignKey(HarborRegion, on_delete=models.PROTECT, related_name="workshops")
+    facilitator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="workshops",
+    )
+    attendees = models.ManyToManyField(Organization, related_name="workshops", blank=True)
+    source_filename = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-date", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.date})"

@@ -21,7 +21,10 @@ Then five **components**, each in [0, 1]:
 * *material*: the strongest structural link, with the description similarity blended in.
   By List of Waste code: the same code 1.0; the offer's code is one the demand accepts 0.95;
   the offer's code falls under a 2- or 4-digit prefix the demand accepts 0.8; the same
-  sub-chapter (4 digits) 0.75; the same chapter (2 digits) 0.4. By category path (root to
+  sub-chapter (4 digits) 0.75; the same chapter (2 digits) 0.4, but neither counts when both
+  listings have a category path and the paths differ at the top level (a sub-chapter names the
+  source process, not the material: 19 12 05 glass and 19 12 02 ferrous metal share 19 12, yet
+  glass is not metal). By category path (root to
   leaf): the same leaf 0.9; one category contains the other, or the demand accepts a category on
   the offer's path, 0.8; siblings below the top level (a common prefix of 2 or more) 0.6; the
   same top-level family 0.35. By thesaurus concept: if the listings share a concept and the
@@ -65,7 +68,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 
-SCORING_VERSION: Final = "2026.11.1"
+SCORING_VERSION: Final = "2026.11.2"
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -343,6 +346,9 @@ def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[Materi
     """Every structural rule that fires, in rule order."""
     rules: list[MaterialMatch] = []
     oc, dc = offer.low_code, demand.low_code
+    op, dp = offer.category_path, demand.category_path
+    # Known categories of different families overrule a shared sub-chapter or chapter.
+    code_family_ok = not (op and dp and op[0] != dp[0])
     if oc:
         if oc == dc:
             rules.append(MaterialMatch(SAME_CODE, MaterialRule.SAME_CODE, oc))
@@ -352,11 +358,10 @@ def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[Materi
             if prefix in demand.accepted_codes:
                 rules.append(MaterialMatch(ACCEPTED_PREFIX, MaterialRule.ACCEPTED_PREFIX, prefix))
                 break
-        if dc and oc[:4] == dc[:4]:
+        if dc and code_family_ok and oc[:4] == dc[:4]:
             rules.append(MaterialMatch(SAME_SUBCHAPTER, MaterialRule.SAME_SUBCHAPTER, oc[:4]))
-        if dc and oc[:2] == dc[:2]:
+        if dc and code_family_ok and oc[:2] == dc[:2]:
             rules.append(MaterialMatch(SAME_CHAPTER, MaterialRule.SAME_CHAPTER, oc[:2]))
-    op, dp = offer.category_path, demand.category_path
     common = _common_prefix(op, dp)
     if common and common == len(op) == len(dp):
         rules.append(MaterialMatch(SAME_CATEGORY, MaterialRule.SAME_CATEGORY, op[-1]))
@@ -741,14 +746,23 @@ def _structure_luts() -> tuple[FloatArray, FloatArray]:
     common = (index >> 8) & 15
     do = (index >> 4) & 15
     dd = index & 15
+    # Both paths known, different top levels: a shared sub-chapter or chapter does not count.
+    families_differ = (do > 0) & (dd > 0) & (common == 0)
     same = (common > 0) & (common == do) & (common == dd)
     parent = (common > 0) & ~same & (common == np.minimum(do, dd))
     branch = (common >= 2) & ~same & ~parent
     category = np.select(
         [same, parent | (accepted > 0), branch], [SAME_CATEGORY, PARENT_CATEGORY, SAME_BRANCH], 0.0
     )
-    strong = np.maximum(_code_lut(_STRONG_CODE_BITS)[index >> 13], category)
-    weak = np.maximum(_code_lut(_OWN2)[index >> 13], np.where(common > 0, SAME_FAMILY, 0.0))
+    code_bits = index >> 13
+    strong_code = np.where(
+        families_differ,
+        _code_lut(_STRONG_CODE_BITS & ~_OWN4)[code_bits],
+        _code_lut(_STRONG_CODE_BITS)[code_bits],
+    )
+    strong = np.maximum(strong_code, category)
+    own_chapter = np.where(families_differ, 0.0, _code_lut(_OWN2)[code_bits])
+    weak = np.maximum(own_chapter, np.where(common > 0, SAME_FAMILY, 0.0))
     return strong, weak
 
 

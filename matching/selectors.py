@@ -6,16 +6,21 @@ pair_context.py (matching owns this direction).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Prefetch, Q, QuerySet, When
+from django.utils.translation import gettext
 
 from harbors.logistics import ModeFactor, PortNode, Router, SeaLegCache
 from harbors.models import Port, TransportFactor
 from listings.models import Demand, ListingStatus, MaterialCategory, Offer
+from symbiosis.exceptions import ApplicationError
 
-from .models import Match
+from .models import Match, MatchEvent, MatchingRun, Prospect
 from .pair_context import DemandLegal, OfferLegal
 from .scoring import DemandProfile, OfferProfile
 
@@ -36,6 +41,7 @@ _LISTING_FIELDS = (
     "site__lat",
     "site__lon",
     "site__country_id",
+    "updated_at",
 )
 _OFFER_FIELDS = (
     *_LISTING_FIELDS,
@@ -71,26 +77,65 @@ class ScoredListing:
     profile: OfferProfile | DemandProfile
     legal: OfferLegal | DemandLegal
     text: str
+    updated_at: datetime | None = None  # of the listing row, to see later edits
 
 
-def category_paths() -> dict[int, tuple[str, ...]]:
-    """Category id → slugs from the root to the category (the tree has a few hundred nodes)."""
+@dataclass(frozen=True, slots=True)
+class CategoryTable:
+    """The material taxonomy as scoring needs it: each category's path from the root, and the
+    path a List of Waste code implies: the category whose ``low_prefixes`` holds the longest
+    prefix of the code, unless that is a top-level family ("minerals", "chemicals"). A family
+    alone would "include" every category below it and link far too much; the code's own
+    chapter already says as much."""
+
+    paths: dict[int, tuple[str, ...]]
+    by_prefix: dict[str, tuple[str, ...]]
+
+    def path_for(self, category_id: int | None, low_code: str) -> tuple[str, ...]:
+        """The listing's own category path, else the one its code implies, else ()."""
+        if category_id is not None:
+            return self.paths.get(category_id, ())
+        if low_code:
+            for length in (6, 4, 2):
+                path = self.by_prefix.get(low_code[:length])
+                if path:
+                    return path
+        return ()
+
+
+def category_table() -> CategoryTable:
+    """One query over the taxonomy (a few hundred nodes)."""
     rows = {
-        pk: (slug, parent)
-        for pk, slug, parent in MaterialCategory.objects.values_list("id", "slug", "parent_id")
+        pk: (slug, parent, prefixes)
+        for pk, slug, parent, prefixes in MaterialCategory.objects.values_list(
+            "id", "slug", "parent_id", "low_prefixes"
+        )
     }
     paths: dict[int, tuple[str, ...]] = {}
     for pk in rows:
         path, node = [], pk
         while node is not None and len(path) < 16:
-            slug, parent = rows[node]
+            slug, parent, _ = rows[node]
             path.append(slug)
             node = parent
         paths[pk] = tuple(reversed(path))
-    return paths
+    by_prefix = {
+        prefix: paths[pk]
+        for pk, (_, parent, prefixes) in rows.items()
+        if parent is not None
+        for prefix in prefixes.split()
+    }
+    return CategoryTable(paths, by_prefix)
 
 
+def category_paths() -> dict[int, tuple[str, ...]]:
+    """Category id → slugs from the root to the category (the tree has a few hundred nodes)."""
+    return category_table().paths
+
+
+@functools.lru_cache(maxsize=1 << 16)
 def _concepts(text: str) -> frozenset[str]:
+    """Thesaurus concepts of a text; identical texts (imports repeat them) are matched once."""
     from .text import Thesaurus
 
     return Thesaurus.default().concepts_in(text)
@@ -102,13 +147,14 @@ def _base_unit(unit: str) -> str:
     return base_unit(unit)
 
 
-def _common(row: dict[str, Any], paths: dict[int, tuple[str, ...]]) -> dict[str, Any]:
+def _common(row: dict[str, Any], categories: CategoryTable) -> dict[str, Any]:
     text = f"{row['title']}. {row['description']}"
+    low_code = row["waste_code_id"] or ""
     return {
         "id": row["id"],
         "resource_type": row["resource_type"],
-        "low_code": row["waste_code_id"] or "",
-        "category_path": paths.get(row["category_id"], ()) if row["category_id"] else (),
+        "low_code": low_code,
+        "category_path": categories.path_for(row["category_id"], low_code),
         "concepts": _concepts(text),
         "annual_quantity": float(row["annual_quantity"]),
         "base_unit": _base_unit(row["unit"]),
@@ -119,11 +165,24 @@ def _common(row: dict[str, Any], paths: dict[int, tuple[str, ...]]) -> dict[str,
     }
 
 
-def offer_scored_listings(queryset: QuerySet[Offer]) -> list[ScoredListing]:
-    paths = category_paths()
+def offer_scored_listings(
+    queryset: QuerySet[Offer],
+    *,
+    errors: dict[int, str] | None = None,
+    categories: CategoryTable | None = None,
+) -> list[ScoredListing]:
+    """The offers as scoring profiles. A row whose profile cannot be built raises ValueError,
+    unless ``errors`` is given: the row is then skipped and ``errors[id]`` says why."""
+    categories = categories or category_table()
     result = []
     for row in queryset.values(*_OFFER_FIELDS):
-        profile = OfferProfile(**_common(row, paths), hazardous=row["hazardous"])
+        try:
+            profile = OfferProfile(**_common(row, categories), hazardous=row["hazardous"])
+        except (ValueError, TypeError) as exc:
+            if errors is None:
+                raise
+            errors[row["id"]] = _error_text(exc)
+            continue
         legal = OfferLegal(
             country=row["site__country_id"],
             waste_status=row["waste_status"],
@@ -147,13 +206,21 @@ def offer_scored_listings(queryset: QuerySet[Offer]) -> list[ScoredListing]:
                 profile,
                 legal,
                 f"{row['title']}. {row['description']}",
+                row["updated_at"],
             )
         )
     return result
 
 
-def demand_scored_listings(queryset: QuerySet[Demand]) -> list[ScoredListing]:
-    paths = category_paths()
+def demand_scored_listings(
+    queryset: QuerySet[Demand],
+    *,
+    errors: dict[int, str] | None = None,
+    categories: CategoryTable | None = None,
+) -> list[ScoredListing]:
+    """The demands as scoring profiles (three queries). Bad rows: see offer_scored_listings."""
+    categories = categories or category_table()
+    paths = categories.paths
     rows = list(queryset.values(*_DEMAND_FIELDS))
     ids = [r["id"] for r in rows]
     accepted_codes: dict[int, set[str]] = {i: set() for i in ids}
@@ -169,18 +236,26 @@ def demand_scored_listings(queryset: QuerySet[Demand]) -> list[ScoredListing]:
         accepted_categories[demand_id].add(slugs[category])
     result = []
     for row in rows:
-        minimum = None
-        if row["quantity_min"] is not None and row["quantity"]:
-            minimum = float(row["annual_quantity"]) * float(row["quantity_min"] / row["quantity"])
-        profile = DemandProfile(
-            **_common(row, paths),
-            accepted_codes=frozenset(accepted_codes[row["id"]]),
-            accepted_categories=frozenset(accepted_categories[row["id"]]),
-            annual_quantity_min=minimum,
-            max_distance_km=float(row["max_distance_km"]) if row["max_distance_km"] else None,
-            accepts_hazardous=row["accepts_hazardous"],
-            has_permit=row["has_permit"],
-        )
+        try:
+            minimum = None
+            if row["quantity_min"] is not None and row["quantity"]:
+                minimum = float(row["annual_quantity"]) * float(
+                    row["quantity_min"] / row["quantity"]
+                )
+            profile = DemandProfile(
+                **_common(row, categories),
+                accepted_codes=frozenset(accepted_codes[row["id"]]),
+                accepted_categories=frozenset(accepted_categories[row["id"]]),
+                annual_quantity_min=minimum,
+                max_distance_km=float(row["max_distance_km"]) if row["max_distance_km"] else None,
+                accepts_hazardous=row["accepts_hazardous"],
+                has_permit=row["has_permit"],
+            )
+        except (ValueError, TypeError) as exc:
+            if errors is None:
+                raise
+            errors[row["id"]] = _error_text(exc)
+            continue
         legal = DemandLegal(country=row["site__country_id"], operation=row["operation_id"] or "")
         result.append(
             ScoredListing(
@@ -191,9 +266,14 @@ def demand_scored_listings(queryset: QuerySet[Demand]) -> list[ScoredListing]:
                 profile,
                 legal,
                 f"{row['title']}. {row['description']}",
+                row["updated_at"],
             )
         )
     return result
+
+
+def _error_text(exc: Exception) -> str:
+    return (str(exc) or type(exc).__name__)[:500]
 
 
 def published_offers() -> QuerySet[Offer]:
@@ -293,6 +373,27 @@ def match_get_for_company(*, user: Any, match_id: int) -> Match | None:
     return match_list_for_company(user=user).filter(pk=match_id).first()
 
 
+def match_list_for_organizations(*, organization_ids: Collection[int]) -> QuerySet[Match]:
+    """The matches of the given organisations (an API token's own), best first, without
+    rejected or withdrawn ones."""
+    orgs = list(organization_ids)
+    return (
+        Match.objects.filter(
+            Q(offer__organization_id__in=orgs) | Q(demand__organization_id__in=orgs)
+        )
+        .exclude(stage__in=HIDDEN_STAGES)
+        .select_related(*_MATCH_RELATED)
+        .order_by("-score", "id")
+    )
+
+
+def match_get_for_organizations(
+    *, organization_ids: Collection[int], match_id: int
+) -> Match | None:
+    matches = match_list_for_organizations(organization_ids=organization_ids)
+    return matches.filter(pk=match_id).first()
+
+
 def facilitator_region_ids(*, user: Any) -> list[int]:
     from harbors.models import HarborRegion
 
@@ -320,14 +421,251 @@ def match_get_for_facilitator(*, user: Any, match_id: int) -> Match | None:
 def counterpart_label(*, match: Match, listing: Offer | Demand) -> str:
     """The other side, anonymised: "a cement plant (NACE 23.51) in the Rotterdam and Moerdijk
     region, NL, 38 km". Never a name, an exact place or an id."""
-    organization = listing.organization
-    sector = (
-        f"{organization.nace.title[:1].lower()}{organization.nace.title[1:]} "
-        f"(NACE {organization.nace.code})"
-        if organization.nace
-        else "an organisation"
+    organization, region = listing.organization, listing.site.region
+    values = {
+        "country": listing.site.country_id,
+        "km": f"{match.distance_km:.0f}",
+        "region": region.name if region else "",
+    }
+    if organization.nace:  # NACE titles are reference data, in English
+        title = organization.nace.title
+        values |= {"sector": f"{title[:1].lower()}{title[1:]}", "code": organization.nace.code}
+        if region:
+            text = gettext(
+                "a company in %(sector)s (NACE %(code)s) in the %(region)s region, "
+                "%(country)s, %(km)s km"
+            )
+        else:
+            text = gettext("a company in %(sector)s (NACE %(code)s) %(country)s, %(km)s km")
+    elif region:
+        text = gettext("an organisation in the %(region)s region, %(country)s, %(km)s km")
+    else:
+        text = gettext("an organisation %(country)s, %(km)s km")
+    return text % values
+
+
+# --- the facilitator portal -----------------------------------------------------------------
+# Every portal read takes the facilitator's regions (from ``facilitator_regions``) and scopes
+# by them; an object outside them is None, which the views turn into a 404.
+
+QUEUE_PAGE_SIZE = 50
+_QUEUE_RELATED = ("offer__organization", "offer__site", "demand__organization", "demand__site")
+# What a queue row shows, and no more: half the width of the full rows (descriptions,
+# explanations), which halves the time spent building model instances.
+_QUEUE_COLUMNS = (
+    "score",
+    "stage",
+    "stage_changed_at",
+    "offer_response",
+    "demand_response",
+    "distance_km",
+    "transport_mode",
+    "legal_procedure",
+    "offer__hazardous",
+    *(
+        f"{side}__{field}"
+        for side in ("offer", "demand")
+        for field in ("title", "waste_code", "organization__name", "site__country", "site__region")
+    ),
+)
+
+
+def facilitator_regions(*, user: Any) -> list[Any]:
+    """The harbour regions the user facilitates (staff: every region), by name. One query."""
+    from harbors.models import HarborRegion
+
+    if not getattr(user, "is_authenticated", False):
+        return []
+    regions = HarborRegion.objects.only("id", "code", "name", "lat", "lon").order_by("name")
+    if not user.is_staff:
+        regions = regions.filter(facilitators=user)
+    return list(regions)
+
+
+class QueueCursorInvalidError(ApplicationError):
+    code = "queue_cursor_invalid"
+    http_status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    matches: list[Match]
+    next_cursor: str | None
+    filterset: Any
+
+
+def queue_cursor(match: Match) -> str:
+    """``<score>_<id>``: repr() of a float round-trips exactly, so no row is skipped or repeated."""
+    return f"{match.score!r}_{match.pk}"
+
+
+def _parse_cursor(after: str) -> tuple[float, int]:
+    score_text, _, id_text = after.rpartition("_")
+    try:
+        score, pk = float(score_text), int(id_text)
+    except ValueError:
+        raise QueueCursorInvalidError(f"bad cursor {after[:40]!r}") from None
+    if not 0.0 <= score <= 1.0 or pk < 1:
+        raise QueueCursorInvalidError(f"bad cursor {after[:40]!r}")
+    return score, pk
+
+
+def match_queue_page_for_facilitator(
+    *,
+    user: Any,
+    regions: list[Any],
+    params: Any,
+    after: str | None = None,
+    limit: int = QUEUE_PAGE_SIZE,
+) -> QueuePage:
+    """One page of the facilitator's queue, filtered by ``MatchQueueFilter``, best first.
+
+    Keyset pagination on (-score, id): the page after ``after`` ("<score>_<id>") reads the
+    ``matching_match_rank_idx`` index from that point and stops after ``limit`` + 1 rows, so a
+    deep page costs what the first costs. Nothing is counted. One query (invalid filters: none).
+    ``overdue`` is annotated on each match. Raises: queue_cursor_invalid.
+    """
+    from .filters import MatchQueueFilter, overdue_condition
+
+    region_ids = [r.id for r in regions]
+    # Seven tables, no more: PostgreSQL plans a 15-table join (all of _MATCH_RELATED) in about
+    # 130 ms, longer than it runs. Regions are filled in below from one small query.
+    queryset = (
+        Match.objects.filter(
+            Q(offer__site__region_id__in=region_ids) | Q(demand__site__region_id__in=region_ids)
+        )
+        .select_related(*_QUEUE_RELATED)
+        .only(*_QUEUE_COLUMNS)
     )
-    sector = sector if not organization.nace else f"a company in {sector}"
-    region = listing.site.region
-    where = f"in the {region.name} region, " if region else ""
-    return f"{sector} {where}{listing.site.country_id}, {match.distance_km:.0f} km"
+    filterset = MatchQueueFilter(params, queryset, regions=regions)
+    if not filterset.is_valid():
+        return QueuePage(matches=[], next_cursor=None, filterset=filterset)
+    matches = filterset.qs.annotate(
+        overdue=Case(When(overdue_condition(), then=True), default=False)
+    )
+    if after:
+        score, pk = _parse_cursor(after)
+        # score <= s bounds the index scan; the OR only breaks ties on the bound itself.
+        matches = matches.filter(score__lte=score).filter(Q(score__lt=score) | Q(id__gt=pk))
+    rows = list(matches.order_by("-score", "id")[: limit + 1])
+    next_cursor = queue_cursor(rows[limit - 1]) if len(rows) > limit else None
+    _regions_fill(rows[:limit])
+    return QueuePage(matches=rows[:limit], next_cursor=next_cursor, filterset=filterset)
+
+
+def _regions_fill(matches: list[Match]) -> None:
+    """Set each site's harbour region from one query of the (few) regions, so templates read
+    ``match.offer.site.region.name`` without a query per row."""
+    from harbors.models import HarborRegion
+
+    wanted = {m.offer.site.region_id for m in matches} | {m.demand.site.region_id for m in matches}
+    wanted.discard(None)
+    if not wanted:
+        return
+    by_id = {r.pk: r for r in HarborRegion.objects.filter(pk__in=wanted).only("id", "code", "name")}
+    for match in matches:
+        for site in (match.offer.site, match.demand.site):
+            if site.region_id is not None:
+                site.region = by_id[site.region_id]
+
+
+def match_detail_for_facilitator(*, user: Any, regions: list[Any], match_id: int) -> Match | None:
+    """A match of the facilitator's regions with both listings in full and its audit trail
+    (with the actors). A few small queries: the related rows are prefetched rather than joined,
+    since planning one 20-table join costs PostgreSQL far more than running these."""
+    region_ids = [r.id for r in regions]
+    return (
+        Match.objects.filter(
+            Q(offer__site__region_id__in=region_ids) | Q(demand__site__region_id__in=region_ids),
+            pk=match_id,
+        )
+        .select_related(*_QUEUE_RELATED)
+        .prefetch_related(
+            "offer__organization__nace",
+            "offer__site__region",
+            "offer__site__nearest_port",
+            "offer__waste_code",
+            "offer__category",
+            "demand__organization__nace",
+            "demand__site__region",
+            "demand__site__nearest_port",
+            "demand__waste_code",
+            "demand__category",
+            "demand__operation",
+            "demand__accepted_codes",
+            Prefetch("events", queryset=MatchEvent.objects.select_related("actor")),
+        )
+        .first()
+    )
+
+
+def match_legal_procedure(match: Match) -> Any:
+    """The full shipment procedure (documents, legal basis, flags) of a match, recomputed from
+    the listings' facts as they are now; None for energy and water, or when the facts are
+    incomplete (the facilitator then checks them by hand). No query: ``match`` comes from
+    ``match_detail_for_facilitator``."""
+    from django.utils import timezone
+
+    from .legal import LegalInputError
+    from .pair_context import LegalOracle
+
+    offer, demand = match.offer, match.demand
+    offer_legal = OfferLegal(
+        country=offer.site.country_id,
+        waste_status=offer.waste_status,
+        evidence=offer.status_evidence,
+        low_code=offer.waste_code_id or "",
+        hazardous=offer.hazardous,
+        mirror=bool(offer.waste_code and offer.waste_code.mirror),
+        list_class=offer.list_class,
+        basel_code=offer.basel_code,
+        mixture=offer.mixture,
+        contaminated=offer.contaminated,
+        pops=offer.pops,
+        resource_type=offer.resource_type,
+    )
+    demand_legal = DemandLegal(country=demand.site.country_id, operation=demand.operation_id or "")
+    try:
+        return LegalOracle(shipment_date=timezone.localdate()).procedure(offer_legal, demand_legal)
+    except (LegalInputError, ValueError):
+        return None
+
+
+def offer_get_for_facilitator(*, regions: list[Any], offer_id: int) -> Offer | None:
+    """An offer whose site lies in one of the facilitator's regions."""
+    return (
+        Offer.objects.filter(pk=offer_id, site__region_id__in=[r.id for r in regions])
+        .select_related("organization", "site__region", "site__country", "waste_code", "category")
+        .first()
+    )
+
+
+def prospect_list_for_offer(*, offer: Offer) -> QuerySet[Prospect]:
+    return (
+        Prospect.objects.filter(offer=offer)
+        .select_related("organization__nace", "organization__country")
+        .order_by("rank")
+    )
+
+
+def matching_run_list(*, limit: int = 10) -> list[MatchingRun]:
+    return list(MatchingRun.objects.select_related("started_by").order_by("-created_at")[:limit])
+
+
+def matching_run_get(*, run_id: int) -> MatchingRun | None:
+    return MatchingRun.objects.select_related("started_by").filter(pk=run_id).first()
+
+
+def matching_run_active() -> MatchingRun | None:
+    """A full rematch still running, started within the last hour (an older one is stuck)."""
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(hours=1)
+    return (
+        MatchingRun.objects.filter(
+            status__in=[MatchingRun.Status.PENDING, MatchingRun.Status.RUNNING],
+            created_at__gte=since,
+        )
+        .order_by("-created_at")
+        .first()
+    )

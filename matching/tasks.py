@@ -30,6 +30,21 @@ def listing_match_task(kind: str, listing_id: int, version: int) -> None:
 
 
 @shared_task(
+    name="matching.prospects_refresh_for_offer",
+    acks_late=True,  # safe: the refresh replaces the offer's prospects in one transaction
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def prospects_refresh_for_offer_task(offer_id: int, version: int) -> None:
+    from matching.prospects import prospects_refresh_for_offer
+
+    prospects_refresh_for_offer(offer_id=offer_id, version=version)
+
+
+@shared_task(
     name="matching.listings_sweep",
     acks_late=True,
     autoretry_for=TRANSIENT,
@@ -58,3 +73,34 @@ def matching_run_chunk_task(run_id: int, chunk_index: int) -> None:
     from matching.services import matching_run_chunk_process
 
     matching_run_chunk_process(run_id=run_id, chunk_index=chunk_index)
+
+
+@shared_task(
+    name="matching.introductions_remind",
+    acks_late=True,  # safe: a reminder is claimed by its unique MatchEvent row
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+)
+def introductions_remind_task() -> None:
+    from matching.nudges import introductions_remind
+
+    sent = introductions_remind()
+    if sent:
+        logger.info("reminded %s unanswered introduction side(s)", sent)
+
+
+@shared_task(
+    name="matching.digests_send",
+    acks_late=True,  # safe: a digest is claimed by its unique (organisation, week) row
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+)
+def digests_send_task() -> None:
+    from matching.nudges import digests_send
+
+    sent = digests_send()
+    logger.info("weekly digests: %s sent", sent)

@@ -13,6 +13,7 @@ Each service re-reads the match under `select_for_update()` and writes a `MatchE
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -158,9 +159,18 @@ def _send_introduction(match_id: int) -> None:
 
 
 @transaction.atomic
-def match_respond(*, match: Match, user: User, response: str, reason: str = "") -> Match:
+def match_respond(
+    *,
+    match: Match,
+    user: User,
+    response: str,
+    reason: str = "",
+    organization_ids: Collection[int] | None = None,
+) -> Match:
     """Record an organisation's answer for its side of the match.
 
+    ``organization_ids`` narrows the sides the user answers for to those organisations (an
+    organisation's API token answers for that organisation only).
     Locks: the match row. Writes: a MatchEvent. Raises: match_not_permitted (the user is no
     member of either side, or the match is closed), match_note_required (not interested needs
     a reason).
@@ -169,6 +179,8 @@ def match_respond(*, match: Match, user: User, response: str, reason: str = "") 
     if response not in (Response.INTERESTED, Response.NOT_INTERESTED):
         raise MatchStageInvalidError(f"Unknown answer {response!r}.", match_id=match.pk)
     orgs = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    if organization_ids is not None:
+        orgs &= set(organization_ids)
     sides = [
         side
         for side, org_id in (

@@ -25,6 +25,7 @@ DJANGO_SETTINGS_MODULE=symbiosis.settings_test $PY manage.py makemigrations --ch
 
 echo "== check --deploy under production-like settings"
 DJANGO_SECURE=true DJANGO_DEBUG=false DJANGO_ALLOWED_HOSTS=symbiosis.example \
+  DJANGO_EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend \
   DJANGO_SECRET_KEY="$($PY -c 'import secrets; print(secrets.token_urlsafe(50))')" \
   $PY manage.py check --deploy --fail-level WARNING
 

@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. Secrets have no default: a missi
 `DJANGO_SECRET_KEY` stops the start. `make run` generates a throwaway key for the demo.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -36,9 +37,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "harbors",
     "listings",
     "matching",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "symbiosis.urls"
@@ -69,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "matching.context_processors.facilitation",
             ],
         },
     },
@@ -93,6 +100,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins are rate-limited by django-axes (DESIGN.md, "Login attempts are rate-limited"):
+# after AXES_FAILURE_LIMIT failures for one username from one IP address, that pair is locked
+# out for the cool-off time. Attempts live in the database (rolled back with each test;
+# `axes.utils.reset()` clears them). Behind a proxy, REMOTE_ADDR must be the client's address.
+AUTHENTICATION_BACKENDS = [
+    "listings.backends.LoginRateLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "listings.views.login_locked_out"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -147,12 +167,67 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 
+# Cache: Redis when DJANGO_CACHE_URL is set (the API throttle counters are atomic INCRs there);
+# a per-process memory cache otherwise (the embedded demo and the tests).
+CACHE_URL = env("DJANGO_CACHE_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+}
+
+# The partner API (/api/v1/, symbiosis/api.py). A bearer token first, so that an anonymous
+# caller gets 401 with WWW-Authenticate; the session second, for the portal's own JavaScript
+# (CSRF enforced). Every error has one shape: {"code", "detail", "errors"}.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "symbiosis.api.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "symbiosis.api.HasScope",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["symbiosis.api.ScopeThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "read": env("DJANGO_API_RATE_READ", default="600/min"),
+        "write": env("DJANGO_API_RATE_WRITE", default="120/min"),
+        "facilitate": env("DJANGO_API_RATE_FACILITATE", default="300/min"),
+        "anon": env("DJANGO_API_RATE_ANON", default="60/min"),
+    },
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "symbiosis.api.KeysetPagination",
+    "PAGE_SIZE": 25,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["symbiosis.api.StrictJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "symbiosis.api_docs.ApiSchema",
+    "EXCEPTION_HANDLER": "symbiosis.api.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Symbiosis Exchange partner API",
+    "DESCRIPTION": (
+        "Anonymised listings, reference data, an organisation's own offers, demands, sites and "
+        "matches, and the facilitators' queue. Authenticate with `Authorization: Bearer <token>` "
+        "(tokens are created at /account/api-tokens/). Every error has the shape "
+        '`{"code": "...", "detail": "...", "errors": {...}}`; lists use cursor pagination.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ListingStatusEnum": "listings.models.ListingStatus",
+        "MatchResponseEnum": "matching.models.Response",
+        "MatchAnswerEnum": ["interested", "not_interested"],
+        "ShipmentWasteStatusEnum": ["product", "by_product", "end_of_waste", "waste", "unknown"],
+        "ImpactStatusEnum": ["implemented", "proposed"],
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": False},
 }
 
 # Celery. With no broker configured (the embedded demo) tasks run in-process; with
@@ -180,12 +255,33 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.listings_sweep",
         "schedule": crontab(minute="*"),
     },
+    # https://crontab.guru/#0_8_*_*_* : every day at 08:00, remind companies that left an
+    # introduction unanswered for MATCHING_REMINDER_DAYS days (once per side, ever).
+    "matching-remind-unanswered-introductions": {
+        "task": "matching.introductions_remind",
+        "schedule": crontab(minute="0", hour="8"),
+    },
+    # https://crontab.guru/#0_7_*_*_1 : Mondays at 07:00, each organisation's new matches.
+    "matching-weekly-digest": {
+        "task": "matching.digests_send",
+        "schedule": crontab(minute="0", hour="7", day_of_week="1"),
+    },
 }
 
 # Matching engine knobs.
 MATCHING_TOP_K = env.int("MATCHING_TOP_K", default=10)
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.2)
 MATCHING_SWEEP_AFTER_SECONDS = env.int("MATCHING_SWEEP_AFTER_SECONDS", default=60)
+# Worker processes a full rematch is split for (two chunks each), and how often a worker's
+# cached matching index checks every published row for deletions (matching/candidates.py).
+MATCHING_RUN_WORKERS = env.int("MATCHING_RUN_WORKERS", default=2)
+MATCHING_INDEX_FULL_CHECK_SECONDS = env.float("MATCHING_INDEX_FULL_CHECK_SECONDS", default=60.0)
+# An introduced match unanswered this long is overdue in the queue and its company is reminded.
+MATCHING_REMINDER_DAYS = env.int("MATCHING_REMINDER_DAYS", default=7)
+# Background tiles of the facilitator map; empty: outlines only (the bundled GeoJSON).
+MATCHING_MAP_TILES_URL = env(
+    "MATCHING_MAP_TILES_URL", default="https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
 
 LOGGING = {
     "version": 1,

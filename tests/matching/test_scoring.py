@@ -154,7 +154,7 @@ CTX = PairContext(38.0, "road", 0.8, "BE→NL green-listed: Annex VII document",
 
 
 def test_scoring_version_is_set() -> None:
-    assert SCORING_VERSION == "2026.11.1"
+    assert SCORING_VERSION == "2026.11.2"
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,6 +398,39 @@ def test_material_rules(
     match = material_match(offer(**offer_changes), demand(**demand_changes))
     assert match.score == pytest.approx(score)
     assert match.rule == rule
+
+
+def test_shared_sub_chapter_does_not_link_different_families() -> None:
+    """19 12 05 glass cullet and 19 12 02 ferrous scrap share a sub-chapter (mechanical
+    treatment), not a material: with both categories known and different at the top level, the
+    code link does not count, in score_pair and in score_matrix alike."""
+    glass = offer(
+        low_code="191205",
+        category_path=("minerals", "glass", "glass-cullet"),
+        concepts=frozenset(),
+    )
+    scrap = demand(
+        low_code="191202", category_path=("metals", "ferrous-scrap"), concepts=frozenset()
+    )
+    near = replace(CTX, distance_km=10.0)
+    assert material_match(glass, scrap).score == 0.0
+    pair = score_pair(glass, scrap, near, today=TODAY)
+    assert pair.score == 0.0
+    assert pair.vetoed_by == Veto.MATERIAL
+    matrix = score_matrix(
+        OfferBatch.from_profiles([glass]),
+        DemandBatch.from_profiles([scrap]),
+        distance_km=10.0,
+        legal_score=0.8,
+        text_similarity=0.0,
+        today=TODAY,
+    )
+    assert matrix.material[0, 0] == 0.0
+    # The same codes without categories (or within one family) still link by sub-chapter.
+    unknown = material_match(replace(glass, category_path=()), scrap)
+    assert (unknown.score, unknown.rule) == (0.75, MaterialRule.SAME_SUBCHAPTER)
+    same_family = replace(scrap, category_path=("minerals", "glass"), low_code="191202")
+    assert material_match(glass, same_family).score >= 0.75
 
 
 def test_text_alone_links_and_text_lifts() -> None:

@@ -18,13 +18,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--inline", action="store_true", help="Run in this process.")
-        parser.add_argument("--chunk-size", type=int, default=RUN_CHUNK_SIZE)
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=RUN_CHUNK_SIZE,
+            help="Offers per chunk (default: two chunks per worker, at least 500).",
+        )
         parser.add_argument(
             "--timeout", type=int, default=3600, help="Seconds to wait for the workers."
         )
 
-    def handle(self, *args: Any, inline: bool, chunk_size: int, timeout: int, **opts: Any) -> None:
-        if chunk_size < 1:
+    def handle(
+        self, *args: Any, inline: bool, chunk_size: int | None, timeout: int, **opts: Any
+    ) -> None:
+        if chunk_size is not None and chunk_size < 1:
             raise CommandError("--chunk-size must be at least 1", returncode=2)
         inline = inline or settings.CELERY_TASK_ALWAYS_EAGER
         run = matching_run_start(chunk_size=chunk_size, enqueue=not inline)
