@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import Match, MatchEvent, MatchingRun, MatchingRunChunk, Prospect
+from .models import (
+    DigestSent,
+    Match,
+    MatchEvent,
+    MatchingRun,
+    MatchingRunChunk,
+    Prospect,
+    Workshop,
+)
 
 
 class MatchEventInline(admin.TabularInline):
@@ -67,3 +75,20 @@ class MatchingRunAdmin(admin.ModelAdmin):
     list_filter = ["status", "scoring_version"]
     search_fields = ["error"]
     inlines = [MatchingRunChunkInline]
+
+
+@admin.register(Workshop)
+class WorkshopAdmin(admin.ModelAdmin):
+    list_display = ["name", "date", "region", "facilitator"]
+    list_filter = ["region", "date"]
+    search_fields = ["name", "attendees__name"]
+    autocomplete_fields = ["attendees"]
+    list_select_related = ["region", "facilitator"]
+
+
+@admin.register(DigestSent)
+class DigestSentAdmin(admin.ModelAdmin):
+    list_display = ["organization", "week", "match_count", "created_at"]
+    list_filter = ["week"]
+    search_fields = ["organization__name"]
+    list_select_related = ["organization"]
