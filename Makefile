@@ -4,6 +4,7 @@ PY := .venv/bin/python
 PYTHON ?= $(shell command -v python3.12 || echo python3)
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/symbiosis
 CELERY_BROKER_URL_TEST ?= redis://127.0.0.1:6379/9
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/symbiosis_bench_matching
 
 .PHONY: install run test lint bench bench-api openapi clean
 
@@ -24,8 +25,8 @@ test: install  ## the whole suite, as .ci/run calls it
 lint: install
 	$(PY) -m ruff format --check . && $(PY) -m ruff check .
 
-bench: install
-	DJANGO_SETTINGS_MODULE=symbiosis.settings_test DATABASE_URL=$(DATABASE_URL) $(PY) manage.py bench_matching
+bench: install  ## docs/benchmarks.md; its own database (created if missing, emptied each run)
+	DJANGO_SETTINGS_MODULE=symbiosis.settings_test DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) manage.py bench_matching --write docs/benchmarks.md
 
 bench-api: install  ## the partner API at 1M listings under gunicorn (database symbiosis_bench)
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/symbiosis_bench DJANGO_SECRET_KEY=bench $(PY) manage.py bench_api

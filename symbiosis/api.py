@@ -32,7 +32,7 @@ from urllib import parse
 
 from django.contrib.auth.models import User
 from django.core import signing
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -221,8 +221,8 @@ class ScopeThrottle(BaseThrottle):
 
 def _count(key: str, timeout: int) -> int:
     """Add one to the counter ``key`` (created with ``timeout``) and return its value."""
-    if isinstance(cache, RedisCache) or isinstance(getattr(cache, "_wrapped", None), RedisCache):
-        backend = cache._wrapped if hasattr(cache, "_wrapped") else cache
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
         redis_key = backend.make_and_validate_key(key)
         # Django's RedisCache has no atomic incr-with-expiry; its client does.
         client = backend._cache.get_client(redis_key, write=True)
@@ -231,12 +231,12 @@ def _count(key: str, timeout: int) -> int:
         pipe.expire(redis_key, timeout, nx=True)
         value, _ = pipe.execute()
         return int(value)
-    if cache.add(key, 1, timeout=timeout):
+    if backend.add(key, 1, timeout=timeout):
         return 1
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=timeout)
+        backend.add(key, 1, timeout=timeout)
         return 1
 
 

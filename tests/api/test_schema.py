@@ -114,3 +114,15 @@ def test_the_schema_and_docs_are_served(client: Any, db: Any) -> None:
     assert b"SwaggerUIBundle" in script.content
     for src in re.findall(r'(?:src|href)="/static/([^"?]+)"', html):
         assert finders.find(src), f"{src} is not among the static files (collectstatic)"
+
+
+def test_offer_and_demand_operations_keep_their_own_schemas(schema: dict[str, Any]) -> None:
+    """Regression (fuzzer): one decorated function shared by the offer and demand views made
+    the offer update document the demand's response."""
+    paths = schema["paths"]
+    for kind, component in (("offers", "Offer"), ("demands", "Demand")):
+        update = paths[f"/api/v1/listings/{kind}/{{id}}/update/"]["patch"]
+        create = paths[f"/api/v1/listings/{kind}/create/"]["post"]
+        ok = update["responses"]["200"]["content"]["application/json"]["schema"]
+        created = create["responses"]["201"]["content"]["application/json"]["schema"]
+        assert ok == created == {"$ref": f"#/components/schemas/{component}"}

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import browser, new_page  # noqa: F401 (fixtures)
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_swagger_ui_renders_under_the_csp(new_page: Any, live_server: Any) -> None:  # noqa: F811
+def test_swagger_ui_renders_under_the_csp(new_page: Any, live_server: Any) -> None:
     page = new_page()
     violations: list[str] = []
     failed: list[str] = []

@@ -1,0 +1,402 @@
+"""The database side of candidate generation: the per-process index cache stays in step with
+the database, odd listings are skipped and said why, derived categories, constant query counts,
+and the vectorised callbacks agree with the scalar code they replace."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from listings import services as listing_services
+from listings.models import Demand, ListingStatus, MaterialCategory, Offer, WasteCode
+from matching import candidates, selectors
+from matching.candidates import (
+    LEGAL,
+    ListingTable,
+    best_routes,
+    caches_clear,
+    legal_key,
+    pair_cosine,
+    side_cache,
+    text_vectors,
+)
+from matching.models import Match
+from matching.pair_context import DemandLegal, LegalOracle, OfferLegal, routes_for_pairs
+from matching.services import (
+    matches_refresh_for_listing,
+    matching_run_chunk_process,
+    matching_run_start,
+)
+from matching.text import TextSimilarity
+from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    caches_clear()
+
+
+def _offer(**fields: object) -> Offer:
+    power = OrganizationFactory()
+    fields.setdefault("title", "Pulverised fuel ash")
+    fields.setdefault("description", "dry fly ash, silo")
+    return OfferFactory(organization=power, site=SiteFactory(organization=power), **fields)
+
+
+def _demand(lat: float = 51.27, lon: float = 4.36, **fields: object) -> Demand:
+    cement = OrganizationFactory(country_id="BE")
+    demand = DemandFactory(
+        organization=cement,
+        site=SiteFactory(organization=cement, country_id="BE", city="Antwerpen", lat=lat, lon=lon),
+        title=fields.pop("title", "Fly ash for clinker"),
+        **fields,
+    )
+    demand.accepted_codes.set(["100102"])
+    return demand
+
+
+def _refresh(listing: Offer | Demand) -> int:
+    kind = "offer" if isinstance(listing, Offer) else "demand"
+    listing.refresh_from_db()
+    return matches_refresh_for_listing(kind=kind, listing_id=listing.pk, version=listing.version)
+
+
+def _matched(offer: Offer) -> set[int]:
+    return set(Match.objects.filter(offer=offer).values_list("demand_id", flat=True))
+
+
+# --- the index cache follows the database -----------------------------------------------------
+
+
+def test_cache_sees_a_new_demand_an_edit_and_a_close() -> None:
+    first = _demand()
+    offer = _offer()
+    _refresh(offer)  # builds the demand index
+    assert _matched(offer) == {first.pk}
+    built = side_cache("demand").main
+    assert built is not None
+
+    second = _demand(lat=51.3, lon=4.3)  # published after the index was built
+    _refresh(offer)
+    assert _matched(offer) == {first.pk, second.pk}
+    assert side_cache("demand").main is built  # found by the quick check, not a rebuild
+
+    # An edit that breaks the link (another material, nothing accepted) drops the pair ...
+    second = listing_services.listing_update(
+        listing=second, waste_code_id="020304", title="Fruit pulp", accepted_codes=[]
+    )
+    _refresh(offer)
+    assert _matched(offer) == {first.pk}
+
+    # ... and a closed demand disappears from the index (its matches go with it).
+    listing_services.listing_set_status(listing=first, status=ListingStatus.CLOSED)
+    _refresh(offer)
+    assert _matched(offer) == set()
+    state = side_cache("demand").live_state()
+    assert first.pk not in state
+    assert second.pk in state
+
+
+def test_cache_sees_a_moved_site() -> None:
+    demand = _demand()
+    offer = _offer()
+    _refresh(offer)
+    km = Match.objects.get(offer=offer, demand=demand).distance_km
+    listing_services.site_update(site=demand.site, lat=51.9, lon=4.2)  # next to the offer
+    _refresh(offer)
+    assert Match.objects.get(offer=offer, demand=demand).distance_km < km / 3
+
+
+def test_a_row_deleted_behind_the_caches_back_is_never_written() -> None:
+    """Between full checks the cache cannot see a deleted row; the write-time check can."""
+    gone = _demand()
+    offer = _offer()
+    _refresh(offer)
+    Match.objects.all().delete()
+    Demand.objects.filter(pk=gone.pk).delete()  # raw delete: no updated_at to see
+    stays = _demand(lat=51.3, lon=4.3)
+    assert _refresh(offer) == 1
+    assert _matched(offer) == {stays.pk}
+
+
+def test_the_offer_side_cache_serves_new_demands() -> None:
+    offer = _offer()
+    demand = _demand()
+    assert _refresh(demand) == 1
+    late = _offer(waste_code_id="100102")
+    assert _refresh(demand) == 2
+    assert set(Match.objects.filter(demand=demand).values_list("offer_id", flat=True)) == {
+        offer.pk,
+        late.pk,
+    }
+
+
+# --- odd data ---------------------------------------------------------------------------------
+
+
+def _too_deep_category() -> MaterialCategory:
+    """A category 16 levels deep: the profile's path is longer than scoring accepts."""
+    parent = None
+    for level in range(16):
+        parent = MaterialCategory.objects.create(
+            slug=f"deep-{level}", name=f"Deep {level}", parent=parent
+        )
+    assert parent is not None
+    return parent
+
+
+def test_a_chunk_skips_an_odd_offer_and_says_why(django_capture_on_commit_callbacks) -> None:
+    demand = _demand()
+    good = _offer()
+    odd = _offer(category=_too_deep_category())
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=10)
+    assert matching_run_chunk_process(run_id=run.pk, chunk_index=0) == 1
+    assert _matched(good) == {demand.pk}
+    odd.refresh_from_db()
+    assert "category path" in odd.matching_error
+    assert not odd.needs_matching
+    assert not Match.objects.filter(offer=odd).exists()
+    run.refresh_from_db()
+    assert run.done_chunks == 1
+
+
+def test_an_odd_listing_alone_is_skipped_and_says_why() -> None:
+    _demand()
+    odd = _offer(category=_too_deep_category())
+    assert _refresh(odd) == 0
+    odd.refresh_from_db()
+    assert "category path" in odd.matching_error
+
+
+def test_an_odd_demand_in_the_index_does_not_stop_matching() -> None:
+    _demand(category=_too_deep_category())
+    fine = _demand(lat=51.3, lon=4.3)
+    offer = _offer()
+    assert _refresh(offer) == 1
+    assert _matched(offer) == {fine.pk}
+
+
+# --- categories derived from the List of Waste code ------------------------------------------
+
+
+def test_a_code_without_a_category_gets_the_category_of_its_longest_prefix() -> None:
+    table = selectors.category_table()
+    assert table.path_for(None, "191205") == ("minerals", "glass", "glass-cullet")
+    assert table.path_for(None, "191202") == ("metals", "ferrous-scrap")
+    assert table.path_for(None, "100999") == ()  # only the top-level "minerals" (10): too broad
+    glass = table.paths[MaterialCategory.objects.get(slug="glass").pk]
+    assert table.path_for(MaterialCategory.objects.get(slug="glass").pk, "191202") == glass
+
+    offer = _offer(waste_code_id="191205", category=None)
+    (listing,) = selectors.offer_scored_listings(Offer.objects.filter(pk=offer.pk))
+    assert listing.profile.category_path == ("minerals", "glass", "glass-cullet")
+
+
+def test_glass_cullet_is_not_matched_with_ferrous_scrap() -> None:
+    """19 12 05 (glass) and 19 12 02 (ferrous metal) share a sub-chapter; their derived
+    categories say they are different materials."""
+    offer = _offer(waste_code_id="191205", category=None, title="Glass cullet", description="")
+    scrap = _demand(
+        waste_code_id="191202", category=None, title="Ferrous scrap wanted", description=""
+    )
+    scrap.accepted_codes.set([])
+    assert _refresh(offer) == 0
+    assert not Match.objects.exists()
+    same = _demand(lat=51.3, lon=4.3, waste_code_id="191205", title="Cullet wanted")
+    same.accepted_codes.set([])
+    assert _refresh(offer) == 1
+    assert _matched(offer) == {same.pk}
+
+
+# --- constant query counts ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("demands", [2, 25])
+def test_refresh_query_count_does_not_grow_with_the_other_side(
+    demands: int, django_assert_max_num_queries
+) -> None:
+    for n in range(demands):
+        _demand(lat=51.0 + 0.02 * n, lon=4.0 + 0.02 * n)
+    _refresh(_offer())  # warm: the index is built once per process
+    offer = _offer()
+    offer.refresh_from_db()
+    with django_assert_max_num_queries(10):
+        written = matches_refresh_for_listing(
+            kind="offer", listing_id=offer.pk, version=offer.version
+        )
+    assert written == min(demands, 10)
+
+
+# --- a full rematch writes only what changed ----------------------------------------------------
+
+
+def test_a_second_full_rematch_writes_nothing_and_keeps_the_rows(
+    django_capture_on_commit_callbacks,
+) -> None:
+    for n in range(4):
+        _demand(lat=51.1 + 0.05 * n, lon=4.2)
+        _offer()
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start()
+    assert matching_run_chunk_process(run_id=run.pk, chunk_index=0) > 0
+    rows = sorted(Match.objects.values_list("offer_id", "demand_id", "score", "explanation"))
+    with django_capture_on_commit_callbacks():
+        again = matching_run_start()
+    assert matching_run_chunk_process(run_id=again.pk, chunk_index=0) == 0
+    assert (
+        sorted(Match.objects.values_list("offer_id", "demand_id", "score", "explanation")) == rows
+    )
+
+
+def test_a_full_rematch_agrees_with_listing_by_listing(django_capture_on_commit_callbacks) -> None:
+    for n in range(5):
+        _demand(lat=51.1 + 0.04 * n, lon=4.1 + 0.03 * n)
+    offers = [_offer(annual_quantity=Decimal(200 + 300 * n)) for n in range(5)]
+    for offer in offers:
+        _refresh(offer)
+    incremental = set(Match.objects.values_list("offer_id", "demand_id", "score", "explanation"))
+    Match.objects.all().delete()
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start()
+    matching_run_chunk_process(run_id=run.pk, chunk_index=0)
+    full = set(Match.objects.values_list("offer_id", "demand_id", "score", "explanation"))
+    # Every offer's own top K is the same either way (k = 10 > 5 demands: all valid pairs).
+    assert full == incremental
+
+
+# --- the callbacks agree with the scalar code -------------------------------------------------
+
+
+def test_legal_key_decides_like_the_code_for_every_list_of_waste_entry() -> None:
+    oracle = LegalOracle(shipment_date=date(2026, 11, 22))
+    contexts = [
+        ("NL", "NL", "waste", "R5", "green"),
+        ("NL", "BE", "waste", "", ""),
+        ("BE", "GB", "unknown", "R3", "amber"),
+        ("DE", "CH", "by_product", "D1", ""),
+    ]
+    codes = list(WasteCode.objects.values_list("code", "hazardous", "mirror"))
+    assert len(codes) == 842
+    for code, hazardous, mirror in codes:
+        for n, (origin, destination, status, operation, list_class) in enumerate(contexts):
+            if (int(code) + n) % 2:  # every code meets two of the four contexts
+                continue
+            facts = OfferLegal(
+                country=origin,
+                waste_status=status,
+                low_code=code,
+                hazardous=hazardous,
+                mirror=mirror,
+                list_class=list_class,
+            )
+            demand = DemandLegal(country=destination, operation=operation)
+            assert oracle.outcome(legal_key(facts), demand) == oracle.outcome(facts, demand), code
+
+
+def _tables(n: int) -> tuple[ListingTable, ListingTable]:
+    rng = np.random.default_rng(3)
+    router = selectors.router_get()
+    offers = []
+    for i in range(n):
+        org = OrganizationFactory()
+        offers.append(
+            OfferFactory(
+                organization=org,
+                site=SiteFactory(
+                    organization=org, lat=float(rng.uniform(49, 55)), lon=float(rng.uniform(-2, 10))
+                ),
+                title=["Fly ash", "Glass cullet", "Spent grain", "IBA bottom ash"][i % 4],
+                resource_type="material" if i % 5 else "energy",
+                waste_code_id="100102" if i % 5 else None,
+                unit="t" if i % 5 else "MWh",
+            )
+        )
+    demands = [
+        _demand(lat=float(rng.uniform(49, 55)), lon=float(rng.uniform(-2, 10))) for _ in range(n)
+    ]
+    offer_rows = selectors.offer_scored_listings(
+        Offer.objects.filter(pk__in=[o.pk for o in offers])
+    )
+    demand_rows = selectors.demand_scored_listings(
+        Demand.objects.filter(pk__in=[d.pk for d in demands])
+    )
+    return (
+        ListingTable.build("offer", offer_rows, router),
+        ListingTable.build("demand", demand_rows, router),
+    )
+
+
+def test_best_routes_equal_the_router_and_the_pipe() -> None:
+    offers, demands = _tables(12)
+    router = selectors.router_get()
+    oi = np.repeat(np.arange(len(offers)), len(demands))
+    dj = np.tile(np.arange(len(demands)), len(offers))
+    routes = best_routes(router, offers, demands, oi, dj)
+    for resource in ("material", "energy"):
+        mask = np.array([offers.profiles[i].resource_type == resource for i in oi])
+        expected = routes_for_pairs(
+            router, offers.lat[oi[mask]], offers.lon[oi[mask]], demands.lat[dj[mask]],
+            demands.lon[dj[mask]], resource,
+        )  # fmt: skip
+        assert np.allclose(routes.km[mask], expected.km, rtol=1e-12)
+        assert [candidates.mode_name(int(m)) for m in routes.mode[mask]] == expected.mode
+        assert np.allclose(routes.eur_per_tonne[mask], expected.eur_per_tonne, rtol=1e-12)
+        assert np.allclose(routes.kg_co2e_per_tonne[mask], expected.kg_co2e_per_tonne, rtol=1e-12)
+
+
+def test_text_vectors_and_pair_cosine_equal_text_similarity() -> None:
+    similarity = TextSimilarity.default()
+    texts = [
+        "Fly ash. dry, silo",
+        "PFA from a power plant",
+        "Glass cullet",
+        "",
+        "Fly ash. dry, silo",
+    ]
+    concepts = [selectors._concepts(t) for t in texts]
+    vectors, rows = text_vectors(texts, concepts)
+    assert rows.tolist() == [0, 1, 2, 3, 0]  # identical texts share a row
+    expected = similarity.vectors(texts)
+    assert abs(vectors[rows] - expected).max() < 1e-6
+    a = np.array([0, 0, 1, 2, 3, 4])
+    b = np.array([1, 2, 2, 0, 1, 0])
+    cos = pair_cosine(vectors, rows[a], vectors, rows[b], a)
+    assert np.allclose(cos, similarity.pairwise([texts[i] for i in a], [texts[j] for j in b]))
+
+
+def test_the_legal_registry_scores_pairs_within_one_organisation_zero() -> None:
+    offers, demands = _tables(4)
+    callbacks = candidates.EngineCallbacks(
+        selectors.router_get(), offers, demands, date(2026, 11, 22)
+    )
+    oi = np.arange(4)
+    dj = np.arange(4)
+    demands.org[1] = offers.org[1]
+    legal = callbacks.legal(oi, dj)
+    assert legal[1] == 0.0
+    assert (legal[[0, 2, 3]] > 0).all()
+    assert len(LEGAL.offer_facts) >= 1
+
+
+def test_stale_proposed_matches_outside_the_top_k_are_rescored_not_dropped(settings) -> None:
+    """A valid proposed match the other side's top K put there stays when the listing is
+    matched again; one that is no longer valid goes."""
+    offer = _offer()
+    near = _demand()
+    far = _demand(lat=51.3, lon=4.3)
+    _refresh(offer)
+    assert _matched(offer) == {near.pk, far.pk}
+    settings.MATCHING_TOP_K = 1
+    _refresh(offer)
+    assert _matched(offer) == {near.pk, far.pk}  # the second is still valid: kept, rescored
+    listing_services.listing_update(
+        listing=far, resource_type="water", unit="m3", waste_code_id=None, accepted_codes=[]
+    )
+    _refresh(offer)
+    assert _matched(offer) == {near.pk}
