@@ -78,3 +78,14 @@ def country_codes() -> frozenset[str]:
 def harbor_region_ids_by_code() -> dict[str, int]:
     """Harbour region code → id (cached for a few minutes)."""
     return _cached("regions", lambda: dict(HarborRegion.objects.values_list("code", "id")))
+
+
+def harbor_regions_by_id() -> dict[int, tuple[str, str]]:
+    """Harbour region id → (code, name) (cached for a few minutes)."""
+    return _cached(
+        "regions-by-id",
+        lambda: {
+            pk: (code, name)
+            for pk, code, name in HarborRegion.objects.values_list("id", "code", "name")
+        },
+    )

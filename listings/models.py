@@ -246,8 +246,12 @@ class Site(TimeStampedModel):
             models.CheckConstraint(condition=LAT_IN_RANGE, name="listings_site_lat_range"),
             models.CheckConstraint(condition=LON_IN_RANGE, name="listings_site_lon_range"),
         ]
-        # The bounding box of a radius search (listings.selectors.listing_filter_near).
-        indexes = [models.Index(fields=["lat", "lon"], name="listings_site_latlon_idx")]
+        indexes = [
+            # The bounding box of a radius search (listings.selectors.listing_filter_near).
+            models.Index(fields=["lat", "lon"], name="listings_site_latlon_idx"),
+            # Sites moved since matching's cached index last looked (matching/candidates.py).
+            models.Index(fields=["updated_at"], name="listings_site_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.city or self.country_id})"
@@ -476,6 +480,9 @@ class Offer(Listing):
                 name="listings_offer_flagged_idx",
                 condition=Q(needs_matching=True),
             ),
+            # Matching's cached index finds the rows edited since it last looked
+            # (matching/candidates.py) with a range scan of this, not of the whole table.
+            models.Index(fields=["updated_at"], name="listings_offer_updated_idx"),
         ]
 
 
@@ -530,6 +537,9 @@ class Demand(Listing):
                 name="listings_demand_flagged_idx",
                 condition=Q(needs_matching=True),
             ),
+            # Matching's cached index finds the rows edited since it last looked
+            # (matching/candidates.py) with a range scan of this, not of the whole table.
+            models.Index(fields=["updated_at"], name="listings_demand_updated_idx"),
         ]
 
 

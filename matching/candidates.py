@@ -73,10 +73,13 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 PIPE_MODE: Final = len(MODE_CODES)  # engine mode code of a pipe (heat, steam, water)
-SYNC_OVERLAP: Final = timedelta(seconds=60)  # re-read this much before the watermark
+# Re-read this much before the watermark: a row saved just before another one may commit just
+# after it. A longer transaction (a bulk import) is caught by the periodic full check.
+SYNC_OVERLAP: Final = timedelta(seconds=2)
 MAX_SEGMENTS: Final = 8  # then the segments are merged into one
 TEXT_GROUP: Final = 48  # listings per block product of text vectors
 TEXT_DENSE_LIMIT: Final = 4_000_000  # cells of a dense block product
+TEXT_FEW: Final = 4  # a side this small is multiplied as a dense matrix
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 
@@ -359,11 +362,14 @@ def pair_cosine(
         sel = order[lo:hi]
         u, ui = np.unique(a_rows[sel], return_inverse=True)
         v, vi = np.unique(b_rows[sel], return_inverse=True)
-        product = a[u] @ b[v].T
-        if u.size * v.size <= TEXT_DENSE_LIMIT:
-            out[sel] = np.asarray(product.toarray())[ui, vi]
+        if v.size <= TEXT_FEW:  # e.g. one new demand against its offers: sparse × dense
+            out[sel] = np.asarray(a[u] @ b[v].toarray().T)[ui, vi]
+        elif u.size <= TEXT_FEW:  # one new offer against its demands
+            out[sel] = np.asarray(b[v] @ a[u].toarray().T)[vi, ui]
+        elif u.size * v.size <= TEXT_DENSE_LIMIT:
+            out[sel] = np.asarray((a[u] @ b[v].T).toarray())[ui, vi]
         else:
-            out[sel] = np.asarray(sp.csr_matrix(product)[ui, vi]).ravel()
+            out[sel] = np.asarray(sp.csr_matrix(a[u] @ b[v].T)[ui, vi]).ravel()
     return np.clip(out, 0.0, 1.0)
 
 
@@ -550,10 +556,7 @@ def _load(
     loader = (
         selectors.offer_scored_listings if kind == "offer" else selectors.demand_scored_listings
     )
-    listings = loader(queryset, errors=errors, categories=categories)
-    for pk, message in errors.items():
-        logger.warning("matching index skips %s %s: %s", kind, pk, message)
-    return listings, errors
+    return loader(queryset, errors=errors, categories=categories), errors
 
 
 def _part(
@@ -572,14 +575,9 @@ def _part(
 
 
 def _reference_key(router: Router) -> tuple[Any, ...]:
-    from listings.models import MaterialCategory
-
-    categories = tuple(
-        MaterialCategory.objects.order_by("id").values_list(
-            "id", "parent_id", "slug", "low_prefixes"
-        )
-    )
-    return (connection.settings_dict["NAME"], id(router), hash(categories))
+    """What the index depends on besides the listings: the database, the router (one object
+    while the ports and factors stay the same) and the taxonomy (compared by content)."""
+    return (connection.settings_dict["NAME"], id(router), reference()[1])
 
 
 class SideCache:
@@ -608,9 +606,9 @@ class SideCache:
         now = time.monotonic()
         due = now - self.checked_at >= settings.MATCHING_INDEX_FULL_CHECK_SECONDS
         if (self.main is None and not self.segments) or full_check or due:
-            reference = _reference_key(router)
-            if reference != self.reference:
-                self.rebuild(router, reference=reference)
+            key = _reference_key(router)
+            if key != self.reference:
+                self.rebuild(router, key=key)
                 return
             self._full_check(router)
             self.checked_at = now
@@ -620,15 +618,15 @@ class SideCache:
         if live > max(2000, len(self.main.table) // 100 if self.main else 0):
             self.rebuild(router)
 
-    def rebuild(self, router: Router, *, reference: tuple[Any, ...] | None = None) -> None:
+    def rebuild(self, router: Router, *, key: tuple[Any, ...] | None = None) -> None:
         """Load every published row and index it afresh."""
         started = time.perf_counter()
-        self.reference = reference or _reference_key(router)
+        self.reference = key or _reference_key(router)
         self.watermark = self._now_watermark()
         listings, _ = _load(
             self.kind,
             self.model.objects.filter(status=ListingStatus.PUBLISHED).order_by("id"),
-            selectors.category_table(),
+            reference()[1],
         )
         self.main = _part(self.kind, listings, router)
         self.segments, self.segment_rows = [], {}
@@ -707,7 +705,7 @@ class SideCache:
         listings, _ = _load(
             self.kind,
             self.model.objects.filter(pk__in=ids, status=ListingStatus.PUBLISHED).order_by("id"),
-            selectors.category_table(),
+            reference()[1],
         )
         for pk in ids:  # the old row of each (changed, or no longer profiled) is out
             found = self._locate(pk)
@@ -730,14 +728,16 @@ class SideCache:
         if self.watermark is None:
             self.watermark = timezone.now()
         since = self.watermark - SYNC_OVERLAP
-        state = StateRows.concat(
-            StateRows.query(self.model.objects.filter(updated_at__gte=since)),
-            StateRows.query(
-                self.model.objects.filter(
-                    site__in=Site.objects.filter(updated_at__gte=since).values("id")
-                )
-            ),
+        fields = ("id", "version", "updated_at", "status")
+        edited = self.model.objects.filter(updated_at__gte=since).order_by().values_list(*fields)
+        moved = (
+            self.model.objects.filter(
+                site__in=Site.objects.filter(updated_at__gte=since).values("id")
+            )
+            .order_by()
+            .values_list(*fields)
         )
+        state = StateRows.query(edited.union(moved, all=True).order_by())
         if state.newest is not None and state.newest > self.watermark:
             self.watermark = state.newest
         self._apply(state, router, complete=False)
@@ -762,7 +762,12 @@ class StateRows:
 
     @classmethod
     def query(cls, queryset: QuerySet[Any]) -> StateRows:
-        rows = queryset.values_list("id", "version", "updated_at", "status")
+        """One query: ``queryset`` of listings, or (id, version, updated_at, status) rows."""
+        rows = (
+            queryset
+            if queryset._fields  # type: ignore[attr-defined]
+            else queryset.values_list("id", "version", "updated_at", "status")
+        )
         if connection.vendor == "postgresql":
             # Exact microseconds from the server: no datetime object per row (1M rows: 0.5 s).
             sql, params = rows.query.sql_with_params()
@@ -807,6 +812,29 @@ class StateRows:
         )
 
 
+@dataclass(slots=True)
+class _Reference:
+    router: Router | None = None
+    categories: selectors.CategoryTable | None = None
+    at: float = -math.inf
+
+
+_REFERENCE = _Reference()
+
+
+def reference(*, fresh: bool = False) -> tuple[Router, selectors.CategoryTable]:
+    """The router and the category table, re-read at most every
+    ``MATCHING_INDEX_FULL_CHECK_SECONDS`` (reference data: ports, transport factors, the
+    taxonomy), so that the incremental path spends no query on them."""
+    now = time.monotonic()
+    due = now - _REFERENCE.at >= settings.MATCHING_INDEX_FULL_CHECK_SECONDS
+    if fresh or due or _REFERENCE.router is None or _REFERENCE.categories is None:
+        _REFERENCE.router = selectors.router_get()
+        _REFERENCE.categories = selectors.category_table()
+        _REFERENCE.at = now
+    return _REFERENCE.router, _REFERENCE.categories  # type: ignore[return-value]
+
+
 _CACHES: dict[str, SideCache] = {}
 
 
@@ -821,6 +849,7 @@ def side_cache(kind: str) -> SideCache:
 def caches_clear() -> None:
     """Forget every cached index (tests; a worker after a fork keeps its parent's, which syncs)."""
     _CACHES.clear()
+    _REFERENCE.router, _REFERENCE.categories, _REFERENCE.at = None, None, -math.inf
 
 
 # --------------------------------------------------------------------------------------------

@@ -386,19 +386,36 @@ def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[Materi
     return rules
 
 
-def material_match(
-    offer: OfferProfile, demand: DemandProfile, text_similarity: float = 0.0
-) -> MaterialMatch:
-    """The material component and the rule that gave it (see the module docstring)."""
+def structural_match(offer: OfferProfile, demand: DemandProfile) -> MaterialMatch:
+    """The strongest structural rule (no text), with ``strong`` set if any rule other than
+    the same chapter or family fired. It reads only the material fields of the two profiles
+    (resource type, code, category path, concepts, accepted codes and categories), so callers
+    may memoise it on them."""
     if offer.resource_type != demand.resource_type:
         return MaterialMatch(0.0, MaterialRule.NONE, "")
-    t = _unit_interval(text_similarity)
     best = MaterialMatch(0.0, MaterialRule.NONE, "")
     rules = _structural_rules(offer, demand)
     for rule in rules:
         if rule.score > best.score:
             best = rule
     strong = any(rule.rule not in _WEAK_RULES for rule in rules)
+    return MaterialMatch(best.score, best.rule, best.detail, strong)
+
+
+def material_match(
+    offer: OfferProfile,
+    demand: DemandProfile,
+    text_similarity: float = 0.0,
+    *,
+    structural: MaterialMatch | None = None,
+) -> MaterialMatch:
+    """The material component and the rule that gave it (see the module docstring).
+    ``structural``: ``structural_match(offer, demand)``, if the caller has it already."""
+    if offer.resource_type != demand.resource_type:
+        return MaterialMatch(0.0, MaterialRule.NONE, "")
+    found = structural_match(offer, demand) if structural is None else structural
+    t = _unit_interval(text_similarity)
+    best, strong = MaterialMatch(found.score, found.rule, found.detail), found.strong
     text_alone = TEXT_WEIGHT * t if t >= TEXT_MIN else 0.0
     if text_alone > best.score:
         best = MaterialMatch(text_alone, MaterialRule.SIMILAR_TEXT, f"{t:.2f}")
@@ -525,13 +542,15 @@ def describe_material(
     text_similarity: float = 0.0,
     *,
     subchapter_titles: Mapping[str, str] | None = None,
+    structural: MaterialMatch | None = None,
 ) -> str:
     """Which rule gave the material score, in plain words.
 
     ``subchapter_titles`` maps 4-digit sub-chapter codes (and optionally 2-digit chapters) to
-    their List of Waste titles; without it only the codes are named.
+    their List of Waste titles; without it only the codes are named. ``structural``: see
+    ``material_match``.
     """
-    match = material_match(offer, demand, text_similarity)
+    match = material_match(offer, demand, text_similarity, structural=structural)
     detail = match.detail
     match match.rule:
         case MaterialRule.SAME_CODE:
@@ -606,16 +625,22 @@ def explain(
     score: PairScore,
     *,
     subchapter_titles: Mapping[str, str] | None = None,
+    structural: MaterialMatch | None = None,
 ) -> str:
     """Plain words for a facilitator, e.g. "same sub-chapter 10 01; 38 km by road; covers 80%
-    of the demand; BE→NL green-listed: Annex VII document"."""
+    of the demand; BE→NL green-listed: Annex VII document". ``structural``: see
+    ``material_match`` (a bulk caller memoises it)."""
     parts: list[str] = []
     if score.vetoed_by is not None:
         parts.append(f"vetoed: {_veto_reason(score.vetoed_by, offer, demand, ctx)}")
     if score.material > 0:
         parts.append(
             describe_material(
-                offer, demand, ctx.text_similarity, subchapter_titles=subchapter_titles
+                offer,
+                demand,
+                ctx.text_similarity,
+                subchapter_titles=subchapter_titles,
+                structural=structural,
             )
         )
     if score.vetoed_by != Veto.DISTANCE:

@@ -7,6 +7,7 @@ pair_context.py (matching owns this direction).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,8 @@ from symbiosis.exceptions import ApplicationError
 from .models import Match, MatchEvent, MatchingRun, Prospect
 from .pair_context import DemandLegal, OfferLegal
 from .scoring import DemandProfile, OfferProfile
+
+logger = logging.getLogger(__name__)
 
 _LISTING_FIELDS = (
     "id",
@@ -171,17 +174,16 @@ def offer_scored_listings(
     errors: dict[int, str] | None = None,
     categories: CategoryTable | None = None,
 ) -> list[ScoredListing]:
-    """The offers as scoring profiles. A row whose profile cannot be built raises ValueError,
-    unless ``errors`` is given: the row is then skipped and ``errors[id]`` says why."""
-    categories = categories or category_table()
+    """The offers as scoring profiles. A row whose profile cannot be built (odd data) is
+    skipped and logged; ``errors[id]``, when given, says why."""
+    rows = list(queryset.values(*_OFFER_FIELDS))
+    categories = _categories_for(rows, categories)
     result = []
-    for row in queryset.values(*_OFFER_FIELDS):
+    for row in rows:
         try:
             profile = OfferProfile(**_common(row, categories), hazardous=row["hazardous"])
         except (ValueError, TypeError) as exc:
-            if errors is None:
-                raise
-            errors[row["id"]] = _error_text(exc)
+            _skipped(row["id"], exc, errors)
             continue
         legal = OfferLegal(
             country=row["site__country_id"],
@@ -219,20 +221,26 @@ def demand_scored_listings(
     categories: CategoryTable | None = None,
 ) -> list[ScoredListing]:
     """The demands as scoring profiles (three queries). Bad rows: see offer_scored_listings."""
-    categories = categories or category_table()
-    paths = categories.paths
     rows = list(queryset.values(*_DEMAND_FIELDS))
+    categories = _categories_for(rows, categories)
+    paths = categories.paths
     ids = [r["id"] for r in rows]
     accepted_codes: dict[int, set[str]] = {i: set() for i in ids}
     for demand_id, code in Demand.accepted_codes.through.objects.filter(
         demand_id__in=ids
     ).values_list("demand_id", "wastecode_id"):
         accepted_codes[demand_id].add(code)
+    accepted_rows = list(
+        Demand.accepted_categories.through.objects.filter(demand_id__in=ids).values_list(
+            "demand_id", "materialcategory_id"
+        )
+    )
+    if any(category not in paths for _, category in accepted_rows):
+        categories = category_table()  # newer than the cached table
+        paths = categories.paths
     slugs = {pk: path[-1] for pk, path in paths.items() if path}
     accepted_categories: dict[int, set[str]] = {i: set() for i in ids}
-    for demand_id, category in Demand.accepted_categories.through.objects.filter(
-        demand_id__in=ids
-    ).values_list("demand_id", "materialcategory_id"):
+    for demand_id, category in accepted_rows:
         accepted_categories[demand_id].add(slugs[category])
     result = []
     for row in rows:
@@ -252,9 +260,7 @@ def demand_scored_listings(
                 has_permit=row["has_permit"],
             )
         except (ValueError, TypeError) as exc:
-            if errors is None:
-                raise
-            errors[row["id"]] = _error_text(exc)
+            _skipped(row["id"], exc, errors)
             continue
         legal = DemandLegal(country=row["site__country_id"], operation=row["operation_id"] or "")
         result.append(
@@ -272,8 +278,20 @@ def demand_scored_listings(
     return result
 
 
-def _error_text(exc: Exception) -> str:
-    return (str(exc) or type(exc).__name__)[:500]
+def _categories_for(rows: list[dict[str, Any]], categories: CategoryTable | None) -> CategoryTable:
+    """``categories`` (a cached table), unless a row names a category it lacks."""
+    if categories is not None and all(
+        row["category_id"] is None or row["category_id"] in categories.paths for row in rows
+    ):
+        return categories
+    return category_table()
+
+
+def _skipped(pk: int, exc: Exception, errors: dict[int, str] | None) -> None:
+    text = (str(exc) or type(exc).__name__)[:500]
+    logger.warning("listing %s skipped by matching: %s", pk, text)
+    if errors is not None:
+        errors[pk] = text
 
 
 def published_offers() -> QuerySet[Offer]:

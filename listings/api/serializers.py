@@ -8,6 +8,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from harbors.selectors import country_list
@@ -25,6 +26,7 @@ from listings.models import (
 )
 from listings.reference_tables import normalise_low_code
 from listings.selectors import (
+    listing_public_references,
     listing_public_text,
     listing_ref_taken,
     material_categories_get,
@@ -84,8 +86,8 @@ class PublicListingSerializer(serializers.Serializer):
     title = serializers.SerializerMethodField()
     description = serializers.SerializerMethodField()
     resource_type = serializers.ChoiceField(choices=ResourceType.choices)
-    waste_code = WasteCodeRefSerializer(allow_null=True)
-    category = CategoryRefSerializer(allow_null=True)
+    waste_code = serializers.SerializerMethodField()
+    category = serializers.SerializerMethodField()
     quantity = serializers.DecimalField(max_digits=14, decimal_places=3)
     unit = serializers.ChoiceField(choices=Unit.choices)
     frequency = serializers.ChoiceField(choices=Frequency.choices)
@@ -97,7 +99,7 @@ class PublicListingSerializer(serializers.Serializer):
     available_until = serializers.DateField(allow_null=True)
     published_on = serializers.SerializerMethodField()
     country = serializers.CharField(source="site.country_id")
-    region = RegionRefSerializer(source="site.region", allow_null=True)
+    region = serializers.SerializerMethodField()
     approx_lat = serializers.FloatField(help_text="Latitude rounded to 0.1 degree.")
     approx_lon = serializers.FloatField(help_text="Longitude rounded to 0.1 degree.")
     distance_km = serializers.SerializerMethodField()
@@ -113,6 +115,18 @@ class PublicListingSerializer(serializers.Serializer):
 
     def get_kind(self, obj: Offer | Demand) -> str:
         return "offer" if isinstance(obj, Offer) else "demand"
+
+    @extend_schema_field(WasteCodeRefSerializer(allow_null=True))
+    def get_waste_code(self, obj: Offer | Demand) -> dict[str, Any] | None:
+        return listing_public_references(obj)["waste_code"]
+
+    @extend_schema_field(CategoryRefSerializer(allow_null=True))
+    def get_category(self, obj: Offer | Demand) -> dict[str, Any] | None:
+        return listing_public_references(obj)["category"]
+
+    @extend_schema_field(RegionRefSerializer(allow_null=True))
+    def get_region(self, obj: Offer | Demand) -> dict[str, Any] | None:
+        return listing_public_references(obj)["region"]
 
     def get_title(self, obj: Offer | Demand) -> str:
         return listing_public_text(obj, obj.title)

@@ -142,7 +142,12 @@ def world(db: Any) -> World:
 
 @pytest.fixture(autouse=True)
 def _clear_throttle_counters() -> None:
+    """Fresh throttle counters, and fresh copies of the cached reference tables (a
+    transactional test elsewhere may have reloaded them with new ids)."""
+    from harbors.selectors import _reference_cache
+
     cache.clear()
+    _reference_cache.clear()
 
 
 def client_for(token: str | None = None) -> APIClient:
