@@ -40,7 +40,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from harbors.logistics import MODE_CODES, Router, haversine_km_pairs, mode_from_code
@@ -77,6 +77,7 @@ PIPE_MODE: Final = len(MODE_CODES)  # engine mode code of a pipe (heat, steam, w
 # after it. A longer transaction (a bulk import) is caught by the periodic full check.
 SYNC_OVERLAP: Final = timedelta(seconds=2)
 MAX_SEGMENTS: Final = 8  # then the segments are merged into one
+BUCKET_SHIFT: Final = 12  # the full check compares checksums of 4096 ids at a time
 TEXT_GROUP: Final = 48  # listings per block product of text vectors
 TEXT_DENSE_LIMIT: Final = 4_000_000  # cells of a dense block product
 TEXT_FEW: Final = 4  # a side this small is multiplied as a dense matrix
@@ -663,10 +664,17 @@ class SideCache:
                 return part, row
         return None
 
-    def _apply(self, state: StateRows, router: Router, *, complete: bool) -> None:
+    def _apply(
+        self,
+        state: StateRows,
+        router: Router,
+        *,
+        complete: bool,
+        buckets: IntArray | None = None,
+    ) -> None:
         """Bring the cache in line with (id, version, updated_at, published) rows of the
-        database. ``complete``: the rows are every published listing, so a live row absent from
-        them is gone."""
+        database. ``complete``: the rows are every published listing (of the id ``buckets``,
+        if given), so a live row (of those buckets) absent from them is gone."""
         parts = [p for p in (self.main, *self.segments) if p is not None]
         live = [(p, np.flatnonzero(~p.table.dead)) for p in parts]
         live_ids = np.concatenate([p.table.ids[r] for p, r in live] or [np.zeros(0, np.int64)])
@@ -690,6 +698,8 @@ class SideCache:
             present = np.zeros(live_ids.size, dtype=np.bool_)
             present[at[found & state.published]] = True
             kill_live = ~present
+            if buckets is not None:
+                kill_live &= np.isin(live_ids >> BUCKET_SHIFT, buckets)
         else:
             kill_live = np.zeros(live_ids.size, dtype=np.bool_)
             kill_live[at[kill]] = True
@@ -743,11 +753,55 @@ class SideCache:
         self._apply(state, router, complete=False)
 
     def _full_check(self, router: Router) -> None:
-        """(id, version, updated_at) of every published row: catches deletions and raw updates."""
+        """Catch deletions and raw updates: a checksum of (count, versions, updated_at) per
+        4096 ids in one aggregate query, then the rows of the buckets that differ."""
         now = timezone.now()
-        state = StateRows.query(self.model.objects.filter(status=ListingStatus.PUBLISHED))
+        published = self.model.objects.filter(status=ListingStatus.PUBLISHED)
         self.watermark = max(self.watermark or now, now - SYNC_OVERLAP)
-        self._apply(state, router, complete=True)
+        if connection.vendor != "postgresql":
+            self._apply(StateRows.query(published), router, complete=True)
+            return
+        table = self.model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id >> {BUCKET_SHIFT}, count(*), sum(version), "  # noqa: S608 (model table)
+                "sum(((extract(epoch FROM updated_at) * 1000000)::bigint) %% 2147483648) "
+                f"FROM {table} WHERE status = %s GROUP BY 1",
+                [ListingStatus.PUBLISHED],
+            )
+            database = {int(b): (int(n), int(v), int(t or 0)) for b, n, v, t in cursor.fetchall()}
+        mine = self._checksums()
+        differ = sorted(b for b in database.keys() | mine.keys() if database.get(b) != mine.get(b))
+        if not differ:
+            return
+        if len(differ) > 64:  # much changed: read it all
+            self._apply(StateRows.query(published), router, complete=True)
+            return
+        ranges = Q()
+        for b in differ:
+            ranges |= Q(id__gte=b << BUCKET_SHIFT, id__lt=(b + 1) << BUCKET_SHIFT)
+        state = StateRows.query(published.filter(ranges))
+        self._apply(state, router, complete=True, buckets=np.array(differ, dtype=np.int64))
+
+    def _checksums(self) -> dict[int, tuple[int, int, int]]:
+        """The full check's checksums of the live rows."""
+        parts = [p for p in (self.main, *self.segments) if p is not None]
+        live = [np.flatnonzero(~p.table.dead) for p in parts]
+        ids = np.concatenate([p.table.ids[r] for p, r in zip(parts, live, strict=True)] or [[]])
+        if ids.size == 0:
+            return {}
+        ids = ids.astype(np.int64)
+        version = np.concatenate([p.table.version[r] for p, r in zip(parts, live, strict=True)])
+        stamp = np.concatenate([p.table.stamp[r] for p, r in zip(parts, live, strict=True)])
+        bucket = ids >> BUCKET_SHIFT
+        size = int(bucket.max()) + 1
+        count = np.bincount(bucket, minlength=size)
+        versions = np.bincount(bucket, weights=version, minlength=size)  # exact below 2**53
+        stamps = np.bincount(bucket, weights=stamp % 2147483648, minlength=size)
+        return {
+            int(b): (int(count[b]), int(versions[b]), int(stamps[b]))
+            for b in np.flatnonzero(count).tolist()
+        }
 
 
 @dataclass(frozen=True, slots=True, eq=False)

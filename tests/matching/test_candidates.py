@@ -4,14 +4,15 @@ and the vectorised callbacks agree with the scalar code they replace."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from listings import services as listing_services
-from listings.models import Demand, ListingStatus, MaterialCategory, Offer, WasteCode
+from listings.models import Demand, ListingStatus, MaterialCategory, Offer, Site, WasteCode
 from matching import candidates, selectors
 from matching.candidates import (
     LEGAL,
@@ -400,3 +401,27 @@ def test_stale_proposed_matches_outside_the_top_k_are_rescored_not_dropped(setti
     )
     _refresh(offer)
     assert _matched(offer) == {near.pk}
+
+
+def test_the_full_check_catches_raw_deletes_and_status_changes() -> None:
+    """Updates that leave updated_at alone reach the cache through the checksums of the
+    periodic full check."""
+    a, b, c = _demand(), _demand(lat=51.3, lon=4.3), _demand(lat=51.1, lon=4.5)
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    Demand.objects.filter(pk__in=[a.pk, b.pk, c.pk]).update(updated_at=an_hour_ago)
+    Site.objects.filter(demands__in=[a, b, c]).update(updated_at=an_hour_ago)
+    c.refresh_from_db()
+    cache = side_cache("demand")
+    router = selectors.router_get()
+    cache.sync(router, full_check=True)
+    assert {a.pk, b.pk, c.pk} <= cache.live_state().keys()
+    Demand.objects.filter(pk=a.pk).update(status=ListingStatus.PAUSED)  # no updated_at
+    Demand.objects.filter(pk=b.pk).delete()
+    Demand.objects.filter(pk=c.pk).update(version=c.version + 1)
+    cache.sync(router)  # the quick check cannot see these
+    assert {a.pk, b.pk} <= cache.live_state().keys()
+    cache.sync(router, full_check=True)
+    state = cache.live_state()
+    assert a.pk not in state
+    assert b.pk not in state
+    assert state[c.pk][0] == c.version + 1
