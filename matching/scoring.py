@@ -665,6 +665,114 @@ def explain(
     return "; ".join(parts)
 
 
+def _percent_phrases(share: FloatArray) -> list[str]:
+    return [f"{v * 100:.1f}%" if v < 0.01 else f"{v * 100:.0f}%" for v in share.tolist()]
+
+
+def explain_pairs(
+    offers: Sequence[OfferProfile],
+    demands: Sequence[DemandProfile],
+    oi: IntArray,
+    dj: IntArray,
+    *,
+    material: FloatArray,
+    quantity: FloatArray,
+    timing: FloatArray,
+    distance_km: FloatArray,
+    transport_mode: Sequence[str],
+    legal_label: Sequence[str],
+    text_similarity: FloatArray,
+    structural: Sequence[MaterialMatch],
+    structural_of: IntArray,
+    subchapter_titles: Mapping[str, str] | None = None,
+) -> list[str]:
+    """``explain`` for many scored, not vetoed pairs at once (offer ``offers[oi[n]]`` with
+    demand ``demands[dj[n]]``, both of one resource type), with the same words: a test holds
+    it to ``explain``. ``structural[structural_of[n]]`` is ``structural_match`` of pair n.
+
+    A phrase that depends on few values (the material rule) is built once per value; the rest
+    are formatted from the columns and joined as object arrays. A full rematch explains about
+    a million pairs: this keeps it to a few seconds.
+    """
+    n = int(oi.size)
+    if n == 0:
+        return []
+    text = np.clip(np.nan_to_num(np.asarray(text_similarity, dtype=np.float64)), 0.0, 1.0)
+    first = _first_positions(structural_of, len(structural))
+    rules = _objects(
+        [
+            describe_material(
+                offers[int(oi[p])], demands[int(dj[p])], 0.0,
+                subchapter_titles=subchapter_titles, structural=match,
+            )
+            for match, p in zip(structural, first, strict=True)
+        ]
+    )  # fmt: skip
+    rule_score = np.array([m.score for m in structural], dtype=np.float64)[structural_of]
+    phrase = rules[structural_of]
+    by_text = np.flatnonzero((text >= TEXT_MIN) & (TEXT_WEIGHT * text > rule_score))
+    phrase[by_text] = [f"similar description ({t:.2f} text similarity)" for t in text[by_text]]
+    # Distance and mode: every pair.
+    km = np.asarray(distance_km, dtype=np.float64)
+    out = np.empty(n, dtype=object)
+    out[:] = [
+        f"{k:.1f} km by {m}" if k < 10 else f"{k:.0f} km by {m}"
+        for k, m in zip(km.tolist(), transport_mode, strict=True)
+    ]
+    has_material = np.flatnonzero(np.asarray(material) > 0)
+    out[has_material] = phrase[has_material] + "; " + out[has_material]
+    # Quantity: the share of the demand covered, and the demand's minimum.
+    qo = np.array([p.annual_quantity for p in offers], dtype=np.float64)[oi]
+    qd = np.array([p.annual_quantity for p in demands], dtype=np.float64)[dj]
+    share = np.minimum(qo, qd) / qd
+    has_quantity = np.asarray(quantity) > 0
+    all_of = np.flatnonzero(has_quantity & (share >= 1.0))
+    out[all_of] = out[all_of] + "; covers all of the demand"
+    tiny = np.flatnonzero(has_quantity & (share < TINY_SHARE))
+    out[tiny] = (
+        out[tiny] + "; covers only " + _objects(_percent_phrases(share[tiny]))
+        + " of the demand: not worth a truck"
+    )  # fmt: skip
+    part = np.flatnonzero(has_quantity & (share >= TINY_SHARE) & (share < 1.0))
+    out[part] = out[part] + "; covers " + _objects(_percent_phrases(share[part])) + " of the demand"
+    minimum = np.array(
+        [math.nan if p.annual_quantity_min is None else p.annual_quantity_min for p in demands],
+        dtype=np.float64,
+    )[dj]
+    below = np.flatnonzero(has_quantity & (qo < minimum))
+    out[below] = out[below] + _objects(
+        [
+            f"; below the demand's minimum of {demands[j].annual_quantity_min:g} "
+            f"{demands[j].base_unit}/year"
+            for j in dj[below].tolist()
+        ]
+    )
+    # Timing: how long until the material is available.
+    t_values = np.asarray(timing, dtype=np.float64)
+    for p in np.flatnonzero((t_values > 0) & (t_values < 1)).tolist():
+        days = round(-TIMING_DECAY_DAYS * math.log(float(t_values[p])))
+        when = f"{days} days" if days < 60 else f"about {round(days / 30.4)} months"
+        out[p] = f"{out[p]}; available in {when}"
+    labels = _objects(list(legal_label))
+    labelled = np.flatnonzero(labels != "")
+    out[labelled] = out[labelled] + "; " + labels[labelled]
+    return out.tolist()
+
+
+def _objects(values: Sequence[str]) -> npt.NDArray[np.object_]:
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
+
+
+def _first_positions(index: IntArray, size: int) -> list[int]:
+    """For each value 0..size-1, the first position where ``index`` holds it (0 if none)."""
+    first = np.zeros(size, dtype=np.int64)
+    values, positions = np.unique(index, return_index=True)
+    first[values] = positions
+    return first.tolist()
+
+
 # --------------------------------------------------------------------------------------------
 # Column batches and pair keys
 # --------------------------------------------------------------------------------------------

@@ -54,9 +54,7 @@ from .prospects import prospects_refresh_all
 from .scoring import (
     SCORING_VERSION,
     MaterialMatch,
-    PairContext,
-    PairScore,
-    explain,
+    explain_pairs,
     structural_match,
 )
 from .tasks import listing_match_task, matching_run_chunk_task, prospects_refresh_for_offer_task
@@ -169,16 +167,19 @@ class MatchColumns:
 
 def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
     """Route facts, legal outcome and the explanation of each pair of ``found`` (kept pairs
-    only: this is the one per-pair Python loop of matching)."""
+    only). Whatever depends on few values (the legal outcome, the material rule, the mode) is
+    computed once per distinct value; ``scoring.explain_pairs`` words the rest."""
     offers, demands, oi, dj = found.offers, found.demands, found.oi, found.dj
     routes = best_routes(router, offers, demands, oi, dj)
     text = pair_cosine(offers.texts, offers.text_row[oi], demands.texts, demands.text_row[dj], oi)
-    legal_o, legal_d = offers.legal[oi].tolist(), demands.legal[dj].tolist()
-    modes = [mode_name(int(code)) for code in routes.mode.tolist()]
-    outcomes = [LEGAL.outcome(a, b, today) for a, b in zip(legal_o, legal_d, strict=True)]
-    structural = _structural_matches(found)
-    explanations: list[str] = []
-    tonnes: list[float | None] = []
+    mode_names = np.array([mode_name(c) for c in range(PIPE_MODE + 1)], dtype=object)
+    modes = mode_names[routes.mode.astype(np.int64)].tolist() if len(found) else []
+    combos = (offers.legal[oi] << 24) | demands.legal[dj]
+    unique, inverse = np.unique(combos, return_inverse=True)
+    outcomes = [LEGAL.outcome(c >> 24, c & ((1 << 24) - 1), today) for c in unique.tolist()]
+    procedure = np.array([str(o.procedure) for o in outcomes] or [""], dtype=object)[inverse]
+    label = np.array([o.label for o in outcomes] or [""], dtype=object)[inverse]
+    flag_lists = [list(o.flags) for o in outcomes]
     columns = (
         found.score,
         found.material,
@@ -187,25 +188,28 @@ def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
         found.legal,
         found.timing,
     )
-    values = [c.tolist() for c in columns]
-    km = routes.km.tolist()
-    text_list = text.tolist()
-    for n, (i, j) in enumerate(zip(oi.tolist(), dj.tolist(), strict=True)):
-        offer, demand = offers.profiles[i], demands.profiles[j]
-        outcome = outcomes[n]
-        ctx = PairContext(
-            distance_km=km[n],
-            transport_mode=modes[n].replace("_", " "),
-            legal_score=outcome.score,
-            legal_label=outcome.label,
-            text_similarity=text_list[n],
-        )
-        partial = PairScore(*(v[n] for v in values), None, "")  # type: ignore[call-arg]
-        explanations.append(explain(offer, demand, ctx, partial, structural=structural[n]))
-        # What could be diverted from disposal: the smaller side, for materials (not heat).
-        tonnes.append(
-            min(offer.annual_quantity, demand.annual_quantity) if offer.base_unit == "t" else None
-        )
+    structural, structural_of = _structural_matches(found)
+    explanations = explain_pairs(
+        offers.profiles,
+        demands.profiles,
+        oi,
+        dj,
+        material=found.material,
+        quantity=found.quantity,
+        timing=found.timing,
+        distance_km=routes.km,
+        transport_mode=[m.replace("_", " ") for m in modes],
+        legal_label=label.tolist(),
+        text_similarity=text,
+        structural=structural,
+        structural_of=structural_of,
+    )
+    # What could be diverted from disposal: the smaller side, for materials (not heat).
+    o_tonnes = np.array([p.annual_quantity for p in offers.profiles], dtype=np.float64)
+    d_tonnes = np.array([p.annual_quantity for p in demands.profiles], dtype=np.float64)
+    in_tonnes = np.array([p.base_unit == "t" for p in offers.profiles], dtype=np.bool_)
+    smaller = np.minimum(o_tonnes[oi], d_tonnes[dj]).tolist()
+    tonnes = [t if ok else None for t, ok in zip(smaller, in_tonnes[oi].tolist(), strict=True)]
     return MatchColumns(
         offer_id=offers.ids[oi],
         demand_id=demands.ids[dj],
@@ -215,8 +219,8 @@ def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
         cost_eur_per_tonne=routes.eur_per_tonne,
         co2_kg_per_tonne=routes.kg_co2e_per_tonne,
         tonnes_per_year=tonnes,
-        legal_procedure=[str(o.procedure) for o in outcomes],
-        legal_flags=[list(o.flags) for o in outcomes],
+        legal_procedure=procedure.tolist(),
+        legal_flags=[flag_lists[k] for k in inverse.tolist()],
         explanation=explanations,
         offer_version=offers.version[oi],
         demand_version=demands.version[dj],
@@ -242,25 +246,25 @@ def _material_keys(profiles: Sequence[object], rows: npt.NDArray[np.int64]) -> n
     return keys
 
 
-def _structural_matches(found: Found) -> list[MaterialMatch]:
-    """``structural_match`` of each pair, computed once per distinct pair of material
-    descriptions (a chunk has a few thousand, against hundreds of thousands of pairs)."""
+def _structural_matches(found: Found) -> tuple[list[MaterialMatch], npt.NDArray[np.int64]]:
+    """``structural_match`` of each distinct pair of material descriptions (what it reads) among
+    the pairs of ``found``, and the index of each pair's entry (a chunk has a few thousand
+    distinct pairs of descriptions against a million pairs)."""
     if not len(found):
-        return []
+        return [], np.zeros(0, dtype=np.int64)
     o_rows, o_inv = np.unique(found.oi, return_inverse=True)
     d_rows, d_inv = np.unique(found.dj, return_inverse=True)
     o_key = _material_keys(found.offers.profiles, o_rows)[o_inv]
     d_key = _material_keys(found.demands.profiles, d_rows)[d_inv]
-    combos, first, inverse = np.unique(
+    _, first, inverse = np.unique(
         o_key * (int(d_key.max()) + 1) + d_key, return_index=True, return_inverse=True
     )
-    del combos
     offers, demands = found.offers.profiles, found.demands.profiles
     unique = [
         structural_match(offers[int(found.oi[p])], demands[int(found.dj[p])])
         for p in first.tolist()
     ]
-    return [unique[i] for i in inverse.tolist()]
+    return unique, inverse.astype(np.int64)
 
 
 UPSERT_FIELDS = [

@@ -18,12 +18,14 @@ from matching.scoring import (
     OfferBatch,
     OfferProfile,
     PairContext,
+    PairScore,
     Veto,
     Weights,
     complete_strong_encoding,
     describe_material,
     distance_score,
     explain,
+    explain_pairs,
     format_low_code,
     joint_vocabulary,
     key_incidence,
@@ -34,6 +36,7 @@ from matching.scoring import (
     score_matrix,
     score_pair,
     shares_strong_key,
+    structural_match,
     vocabulary_map,
 )
 
@@ -637,3 +640,54 @@ def test_explanation_is_plain_text(o: OfferProfile, d: DemandProfile, ctx: PairC
     text = score_pair(o, d, ctx, today=TODAY).explanation
     assert text
     assert "\n" not in text
+
+
+@SETTINGS
+@given(
+    st.lists(offers(), min_size=1, max_size=4),
+    st.lists(demands(), min_size=1, max_size=4),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), contexts), min_size=1, max_size=12),
+)
+def test_explain_pairs_agrees_with_explain(
+    offer_list: list[OfferProfile],
+    demand_list: list[DemandProfile],
+    picks: list[tuple[int, int, PairContext]],
+) -> None:
+    """The bulk explanations of a full rematch use the same words as ``explain``."""
+    oi = np.array([i % len(offer_list) for i, _, _ in picks], dtype=np.int64)
+    dj = np.array([j % len(demand_list) for _, j, _ in picks], dtype=np.int64)
+    ctxs = [ctx for _, _, ctx in picks]
+    scored = [
+        score_pair(offer_list[i], demand_list[j], ctx, today=TODAY)
+        for i, j, ctx in zip(oi.tolist(), dj.tolist(), ctxs, strict=True)
+    ]
+    expected = [
+        explain(
+            offer_list[i],
+            demand_list[j],
+            ctx,
+            PairScore(s.score, s.material, s.quantity, s.distance, s.legal, s.timing, None, ""),
+            subchapter_titles=SUBCHAPTER_TITLES,
+        )
+        for i, j, ctx, s in zip(oi.tolist(), dj.tolist(), ctxs, scored, strict=True)
+    ]
+    got = explain_pairs(
+        offer_list,
+        demand_list,
+        oi,
+        dj,
+        material=np.array([s.material for s in scored]),
+        quantity=np.array([s.quantity for s in scored]),
+        timing=np.array([s.timing for s in scored]),
+        distance_km=np.array([c.distance_km for c in ctxs]),
+        transport_mode=[c.transport_mode for c in ctxs],
+        legal_label=[c.legal_label for c in ctxs],
+        text_similarity=np.array([c.text_similarity for c in ctxs]),
+        structural=[
+            structural_match(offer_list[i], demand_list[j])
+            for i, j in zip(oi.tolist(), dj.tolist(), strict=True)
+        ],
+        structural_of=np.arange(oi.size),
+        subchapter_titles=SUBCHAPTER_TITLES,
+    )
+    assert got == expected
