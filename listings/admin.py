@@ -1,5 +1,11 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin
+from django.db.models import Model
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from . import services
 from .models import (
     Demand,
     MaterialCategory,
@@ -81,8 +87,28 @@ class SiteInline(admin.TabularInline):
     readonly_fields = ["region", "nearest_port"]
 
 
+class ListingsFollowSiteMixin:
+    """An admin edit of a site (or of a listing's site) goes around listings.services; the
+    listings' copy of their site's country, region and rounded location is brought in step
+    after the save, as the site services do."""
+
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        site = obj if isinstance(obj, Site) else getattr(obj, "site", None)
+        if isinstance(site, Site):  # a site or a listing (an organisation has none)
+            services.site_listings_follow(site=site)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: Any, change: bool
+    ) -> None:
+        super().save_formset(request, form, formset, change)  # type: ignore[misc]
+        for obj in formset.new_objects + [o for o, _ in formset.changed_objects]:
+            if isinstance(obj, Site):
+                services.site_listings_follow(site=obj)
+
+
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ListingsFollowSiteMixin, admin.ModelAdmin):
     list_display = ["name", "country", "nace", "verified_at", "closed_at"]
     list_filter = ["country", "nace__parent__parent", "verified_at", "closed_at"]
     search_fields = ["name", "ref", "nace__code", "nace__title"]
@@ -100,7 +126,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ListingsFollowSiteMixin, admin.ModelAdmin):
     list_display = ["name", "organization", "city", "country", "region", "nearest_port"]
     list_filter = ["country", "region"]
     search_fields = ["name", "city", "organization__name"]
@@ -108,7 +134,7 @@ class SiteAdmin(admin.ModelAdmin):
     list_select_related = ["organization", "country", "region", "nearest_port"]
 
 
-class ListingAdmin(admin.ModelAdmin):
+class ListingAdmin(ListingsFollowSiteMixin, admin.ModelAdmin):
     list_display = [
         "__str__",
         "title",

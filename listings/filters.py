@@ -125,7 +125,7 @@ class PublicListingFilter(django_filters.FilterSet):
     country = ReferenceCodeFilter(
         codes=country_codes,
         upper=True,
-        field_name="site__country_id",
+        field_name="country_id",
         max_length=2,
         help_text="ISO 3166 alpha-2 code of the listing's country, e.g. BE.",
     )
@@ -173,6 +173,17 @@ class PublicListingFilter(django_filters.FilterSet):
         # No model: the same filters serve offers and demands (their fields share names).
         form = PublicListingForm
 
+    def get_form_class(self) -> type[forms.Form]:
+        """The form class, built once per process: it depends only on the declared filters,
+        never on the request, and django-filter would build a field and a label for each
+        filter on every call of this hot search (bench_api)."""
+        cls = type(self)
+        form_class = cls.__dict__.get("_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._form_class = form_class
+        return form_class
+
     def _kind(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset
 
@@ -183,7 +194,7 @@ class PublicListingFilter(django_filters.FilterSet):
         return queryset.filter(category_id__in=material_category_descendants_by_slug()[value])
 
     def _region(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(site__region_id=harbor_region_ids_by_code()[value])
+        return queryset.filter(region_id=harbor_region_ids_by_code()[value])
 
     def _near(self, queryset: QuerySet, name: str, value: Decimal) -> QuerySet:
         data = self.form.cleaned_data

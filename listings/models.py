@@ -247,8 +247,6 @@ class Site(TimeStampedModel):
             models.CheckConstraint(condition=LON_IN_RANGE, name="listings_site_lon_range"),
         ]
         indexes = [
-            # The bounding box of a radius search (listings.selectors.listing_filter_near).
-            models.Index(fields=["lat", "lon"], name="listings_site_latlon_idx"),
             # Sites moved since matching's cached index last looked (matching/candidates.py).
             models.Index(fields=["updated_at"], name="listings_site_updated_idx"),
         ]
@@ -333,6 +331,37 @@ class Listing(TimeStampedModel):
     matching_error = models.TextField(
         blank=True, help_text="Why the engine skipped this listing, if it did."
     )
+    # The site's country, harbour region and location rounded to PUBLIC_PRECISION_DEG, copied
+    # onto the listing so that the partner API's public search filters and answers from this
+    # one row (indexed below) without joining the site. Written only by listings.services
+    # (listing_create/update, site_update and friends), never edited by hand; null only on
+    # rows written around the services (bulk loads), which the public search then skips.
+    country = models.ForeignKey(
+        Country,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+        help_text="The site's country (kept in step by listings.services).",
+    )
+    region = models.ForeignKey(
+        HarborRegion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+        help_text="The site's harbour region (kept in step by listings.services).",
+    )
+    approx_lat = models.FloatField(
+        null=True, blank=True, editable=False, help_text="The site's latitude, rounded."
+    )
+    approx_lon = models.FloatField(
+        null=True, blank=True, editable=False, help_text="The site's longitude, rounded."
+    )
 
     objects = ListingQuerySet.as_manager()
 
@@ -390,17 +419,42 @@ def demand_public_id() -> str:
 
 
 def _public_search_indexes(model: str) -> list[models.Index]:
-    """The partner API's search walks published listings newest first (keyset pagination on
-    created_at) and stops after a page; a List of Waste code narrows it by its own index
-    (bench_api: 1M listings)."""
+    """The partner API's public search (listings.selectors.listing_search_public) on published
+    listings, newest first (keyset pagination on created_at), stopping after a page.
+
+    Each index walks in that order, led by the filter it serves (nothing, a country, a harbour
+    region); the filters it does not lead with but often meets (List of Waste code or prefix,
+    category, radius box) are trailing key columns, which PostgreSQL checks inside the index,
+    so only the rows of the page are read from the table. A whole code has its own index, and
+    a radius search in an empty area its box. EXPLAIN ANALYZE of every filter mix of bench_api
+    at 1M listings: docs/benchmarks.md.
+    """
     published = Q(status="published")
+    walk = ["-created_at", "-id"]
     return [
         models.Index(
-            fields=["-created_at", "-id"], name=f"listings_{model}_public_idx", condition=published
+            fields=[*walk, "waste_code", "category", "approx_lat", "approx_lon"],
+            name=f"listings_{model}_public_idx",
+            condition=published,
         ),
         models.Index(
             fields=["waste_code", "-created_at"],
             name=f"listings_{model}_pubcode_idx",
+            condition=published,
+        ),
+        models.Index(
+            fields=["country", *walk, "waste_code"],
+            name=f"listings_{model}_pubcountry_idx",
+            condition=published,
+        ),
+        models.Index(
+            fields=["region", *walk, "waste_code"],
+            name=f"listings_{model}_pubregion_idx",
+            condition=published,
+        ),
+        models.Index(
+            fields=["approx_lat", "approx_lon"],
+            name=f"listings_{model}_pubnear_idx",
             condition=published,
         ),
     ]

@@ -3,6 +3,7 @@ reads."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -18,14 +19,16 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FloatField,
+    Func,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import ASin, Cos, Floor, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
 from .models import (
@@ -70,18 +73,7 @@ def api_token_get_valid(*, raw: str) -> ApiToken | None:
     prefix = api_token_prefix(raw)
     if prefix is None:
         return None
-    found = (
-        ApiToken.objects.select_related("user", "organization")
-        .annotate(
-            member=Exists(
-                Membership.objects.filter(
-                    user_id=OuterRef("user_id"), organization_id=OuterRef("organization_id")
-                )
-            )
-        )
-        .filter(prefix=prefix, revoked_at__isnull=True)
-        .order_by()[:1]
-    )
+    found = _api_tokens_with_membership().filter(prefix=prefix, revoked_at__isnull=True)[:1]
     token = next(iter(found), None)
     if token is None or not hmac.compare_digest(token.digest, api_token_digest(raw)):
         return None
@@ -94,6 +86,25 @@ def api_token_get_valid(*, raw: str) -> ApiToken | None:
     ):
         return None
     return token
+
+
+@functools.cache
+def _api_tokens_with_membership() -> QuerySet[ApiToken]:
+    """Tokens with their user and organisation and whether the user is still a member. Built
+    once per process, since every API call starts with it (resolving the subquery cost about
+    as much as running the query); callers only ever .filter() it, which copies it, so it is
+    never evaluated and holds no rows."""
+    return (
+        ApiToken.objects.select_related("user", "organization")
+        .annotate(
+            member=Exists(
+                Membership.objects.filter(
+                    user_id=OuterRef("user_id"), organization_id=OuterRef("organization_id")
+                )
+            )
+        )
+        .order_by()
+    )
 
 
 def api_token_prefix(raw: str) -> str | None:
@@ -580,8 +591,8 @@ def organization_export_data(*, organization: Organization) -> dict[str, Any]:
 
 # --- listings for the partner API and the portal ---------------------------------------------
 
-KM_PER_DEGREE: Final = 111.195  # great-circle km per degree of latitude (R = 6371.0 km)
 EARTH_RADIUS_KM: Final = 6371.0
+KM_PER_DEGREE: Final = math.pi * EARTH_RADIUS_KM / 180  # great-circle km per degree of latitude
 PUBLIC_PRECISION_DEG: Final = 0.1  # anonymised locations are rounded to 0.1 degree (~10 km)
 
 
@@ -590,29 +601,80 @@ def listing_model(kind: str) -> type[Offer] | type[Demand]:
     return {"offer": Offer, "demand": Demand}[kind]
 
 
-def _rounded(field: str) -> Any:
-    # floor(x * 10 + 0.5) / 10 rounds to 0.1 degree on PostgreSQL and SQLite alike (PostgreSQL
-    # has no round(double precision, int)).
-    return Floor(F(field) * 10 + Value(0.5)) / Value(10.0)
+def public_coordinate(value: float) -> float:
+    """A latitude or longitude rounded to PUBLIC_PRECISION_DEG, as the public search shows it.
+
+    floor(x * 10 + 0.5) / 10, the same arithmetic as migration 0006 does in SQL (PostgreSQL has
+    no round(double precision, int)). listings.services stores it on each listing.
+    """
+    return math.floor(value * 10 + 0.5) / 10.0
 
 
-def listing_search_public(*, kind: str) -> QuerySet[Offer] | QuerySet[Demand]:
-    """Published listings for the anonymised search, newest first, each with its location
-    rounded to 0.1 degree (``approx_lat``, ``approx_lon``). The caller must not show the
-    organisation (selected only to redact its name from free text) or the site."""
-    # The code, category and region come from cached reference tables
-    # (listing_public_references): fewer joins, a cheaper plan (bench_api).
+# What the public search reads of a listing: no organisation id, no site, no contact. The
+# primary key and created_at are only for the keyset cursor; the organisation's name only to
+# redact it from the free text (PublicListingSerializer drops all three).
+_PUBLIC_COLUMNS: Final = (
+    "id",
+    "created_at",
+    "public_id",
+    "title",
+    "description",
+    "resource_type",
+    "waste_code_id",
+    "category_id",
+    "quantity",
+    "unit",
+    "frequency",
+    "annual_quantity",
+    "available_from",
+    "available_until",
+    "published_at",
+    "country_id",
+    "region_id",
+    "approx_lat",
+    "approx_lon",
+)
+_PUBLIC_COLUMNS_OF: Final = {
+    "offer": (*_PUBLIC_COLUMNS, "waste_status", "physical_form", "hazardous"),
+    "demand": (
+        *_PUBLIC_COLUMNS,
+        "quantity_min",
+        "max_distance_km",
+        "operation_id",
+        "accepts_hazardous",
+    ),
+}
+
+
+def listing_search_public(*, kind: str) -> QuerySet[Any]:
+    """Published listings for the anonymised search, newest first, as dicts of the columns the
+    public answer needs (``kind`` is added to each row), with the location already rounded.
+
+    One table: the site's country, region and rounded location are copied onto the listing
+    (kept in step by listings.services), so every filter is a column of this row and the
+    partial indexes of _public_search_indexes serve it without a join. The organisation's name
+    is a scalar subquery, which PostgreSQL evaluates only for the rows of the page (after the
+    sort and the limit); a join would let the planner hash the whole organisation table. A row
+    without a copied country was written around the services and is left out.
+    """
+    return _public_listings(kind).all()
+
+
+@functools.cache
+def _public_listings(kind: str) -> QuerySet[Any]:
+    # Built once per process and kind (like _api_tokens_with_membership): callers get a copy.
     model = listing_model(kind)
+    name = Organization.objects.filter(pk=OuterRef("organization_id")).order_by().values("name")
     return (
-        model.objects.filter(status=ListingStatus.PUBLISHED)
-        .select_related("site", "organization")
-        .annotate(approx_lat=_rounded("site__lat"), approx_lon=_rounded("site__lon"))
+        model.objects.filter(status=ListingStatus.PUBLISHED, country__isnull=False)
+        .values(*_PUBLIC_COLUMNS_OF[kind], organization_name=Subquery(name), kind=Value(kind))
         .order_by("-created_at", "-id")
     )
 
 
-def listing_get_public(*, public_id: str) -> Offer | Demand | None:
-    """A published listing by its opaque public id ("off_…" or "dem_…"), or None."""
+def listing_get_public(*, public_id: str) -> dict[str, Any] | None:
+    """A published listing by its opaque public id ("off_…" or "dem_…"), as the public search
+    row, or None."""
     kind = {"off_": "offer", "dem_": "demand"}.get(public_id[:4])
     if kind is None or len(public_id) > 24:
         return None
@@ -624,37 +686,57 @@ def listing_filter_near(
 ) -> QuerySet:
     """Listings whose rounded location lies within ``radius_km`` of (lat, lon).
 
-    A bounding box on the site's coordinates first (an index range in SQL), widened by half the
-    rounding step, then the exact haversine distance from the ROUNDED location, annotated as
-    ``distance_km``: measuring from the exact site would let repeated radius searches
-    triangulate it.
+    A bounding box on the rounded coordinates first (a range of the partial index
+    listings_<kind>_pubnear_idx), then the exact haversine distance from the ROUNDED location,
+    annotated as ``distance_km``: measuring from the exact site would let repeated radius
+    searches triangulate it.
     """
-    dlat = radius_km / KM_PER_DEGREE + PUBLIC_PRECISION_DEG / 2
+    margin = 1e-7  # degrees: the box only pre-filters, float noise must not drop a border point
+    dlat = radius_km / KM_PER_DEGREE + margin
     cos_lat = math.cos(math.radians(lat))
     max_abs_lat = abs(lat) + dlat
     if max_abs_lat >= 89.0 or cos_lat < 0.01:
         lon_bounds = None
     else:
-        dlon = radius_km / (KM_PER_DEGREE * math.cos(math.radians(max_abs_lat)))
-        dlon += PUBLIC_PRECISION_DEG / 2
+        dlon = radius_km / (KM_PER_DEGREE * math.cos(math.radians(max_abs_lat))) + margin
         lon_bounds = (lon - dlon, lon + dlon) if dlon < 180.0 else None
-    box = Q(site__lat__gte=lat - dlat, site__lat__lte=lat + dlat)
+    box = Q(approx_lat__gte=lat - dlat, approx_lat__lte=lat + dlat)
     if lon_bounds is not None:
         low, high = lon_bounds
         if low < -180.0:
-            box &= Q(site__lon__gte=low + 360) | Q(site__lon__lte=high)
+            box &= Q(approx_lon__gte=low + 360) | Q(approx_lon__lte=high)
         elif high > 180.0:
-            box &= Q(site__lon__gte=low) | Q(site__lon__lte=high - 360)
+            box &= Q(approx_lon__gte=low) | Q(approx_lon__lte=high - 360)
         else:
-            box &= Q(site__lon__gte=low, site__lon__lte=high)
-    phi = Radians(_rounded("site__lat"))
-    dphi = Radians(_rounded("site__lat") - Value(lat))
-    dlambda = Radians(_rounded("site__lon") - Value(lon))
-    a = Power(Sin(dphi / 2), 2) + Cos(phi) * Value(math.cos(math.radians(lat))) * Power(
-        Sin(dlambda / 2), 2
-    )
-    distance = Value(2 * EARTH_RADIUS_KM) * ASin(Sqrt(Least(a, Value(1.0))))
+            box &= Q(approx_lon__gte=low, approx_lon__lte=high)
+    distance = _GreatCircleKm("approx_lat", "approx_lon", lat=lat, lon=lon)
     return queryset.filter(box).annotate(distance_km=distance).filter(distance_km__lte=radius_km)
+
+
+class _GreatCircleKm(Func):
+    """The haversine distance in km from (lat, lon) to the point in two columns:
+    2R asin(sqrt(min(1, sin²(Δφ/2) + cos φ cos φ0 sin²(Δλ/2)))).
+
+    One expression node rather than a tree of a dozen Django functions, which cost more to build
+    and compile on every radius search than PostgreSQL takes to run it (bench_api). LEAST is
+    MIN on SQLite (the demo), whose math functions Django provides."""
+
+    output_field = FloatField()
+
+    def __init__(self, lat_field: str, lon_field: str, *, lat: float, lon: float) -> None:
+        cos_lat = math.cos(math.radians(lat))
+        super().__init__(F(lat_field), F(lon_field), Value(lat), Value(lon), Value(cos_lat))
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        compiled = [compiler.compile(e) for e in self.get_source_expressions()]
+        (phi, phi_p), (lam, lam_p), (phi0, phi0_p), (lam0, lam0_p), (cos0, cos0_p) = compiled
+        least = "MIN" if connection.vendor == "sqlite" else "LEAST"
+        sql = (
+            f"(2 * {EARTH_RADIUS_KM!r} * ASIN(SQRT({least}("
+            f"POWER(SIN(RADIANS({phi} - {phi0}) / 2), 2) + COS(RADIANS({phi})) * {cos0} * "
+            f"POWER(SIN(RADIANS({lam} - {lam0}) / 2), 2), 1.0))))"
+        )
+        return sql, [*phi_p, *phi0_p, *phi_p, *cos0_p, *lam_p, *lam0_p]
 
 
 def low_code_range(prefix: str) -> tuple[str, str]:
@@ -693,12 +775,23 @@ def _subtree(root: int, children: dict[int | None, list[int]]) -> list[int]:
     return result
 
 
+def _fold(text: str) -> str:
+    # str.casefold() equates every pair of characters that re.IGNORECASE does, except the
+    # dotless i, which re also matches to "i" (re._casefix).
+    return text.casefold().replace("\u0131", "i")
+
+
 def redact_names(text: str, *names: str) -> str:
     """``text`` with each of ``names`` (case-insensitive, 3 characters or more) replaced by
     "[organisation]": companies sometimes name themselves in a listing's free text."""
+    folded = _fold(text)
     for name in names:
-        if name and len(name.strip()) >= 3:
-            text = re.sub(re.escape(name.strip()), "[organisation]", text, flags=re.IGNORECASE)
+        name = (name or "").strip()
+        # _fold equates at least what IGNORECASE does, so a name it does not find is not
+        # there: the regex (compiled per name) runs only when it is (the public search calls
+        # this twice for each of its 25 rows).
+        if len(name) >= 3 and _fold(name) in folded:
+            text = re.sub(re.escape(name), "[organisation]", text, flags=re.IGNORECASE)
     return text
 
 
@@ -847,16 +940,16 @@ def material_category_refs() -> dict[int, dict[str, str]]:
     )
 
 
-def listing_public_references(listing: Offer | Demand) -> dict[str, Any]:
-    """The reference rows a public listing names (its code, category and harbour region), from
-    the cached tables: no query."""
+def listing_public_references(row: dict[str, Any]) -> dict[str, Any]:
+    """The reference rows a public search row names (its code, category and harbour region),
+    from the cached tables: no query."""
     from harbors.selectors import harbor_regions_by_id
 
-    region = harbor_regions_by_id().get(listing.site.region_id) if listing.site.region_id else None
+    region = harbor_regions_by_id().get(row["region_id"]) if row["region_id"] else None
     return {
-        "waste_code": waste_code_refs().get(listing.waste_code_id or ""),
-        "category": material_category_refs().get(listing.category_id)
-        if listing.category_id
+        "waste_code": waste_code_refs().get(row["waste_code_id"] or ""),
+        "category": material_category_refs().get(row["category_id"])
+        if row["category_id"]
         else None,
         "region": {"code": region[0], "name": region[1]} if region else None,
     }

@@ -45,6 +45,7 @@ from .models import (
     Organization,
     Site,
 )
+from .selectors import public_coordinate
 from .units import annual_quantity
 
 Listing = Offer | Demand
@@ -331,12 +332,16 @@ def site_create(
     return site
 
 
+@transaction.atomic
 def site_update_location(*, site: Site, lat: float, lon: float) -> Site:
+    """Move a site; its harbour region and nearest port are derived again, and its listings'
+    copy of its location follows (site_listings_follow)."""
     location = location_for_point(lat=lat, lon=lon)
     site.lat, site.lon = lat, lon
     site.region, site.nearest_port = location.region, location.nearest_port
     site.full_clean()
     site.save(update_fields=["lat", "lon", "region", "nearest_port", "updated_at"])
+    site_listings_follow(site=site)
     return site
 
 
@@ -354,12 +359,16 @@ def site_update(
     """Edit a site. New coordinates re-derive its harbour region and nearest port, and flag its
     published listings for matching (distances changed).
 
+    A new country or location is copied onto every listing of the site, whatever its status
+    (site_listings_follow), in the same transaction.
+
     Locks: the site row. Enqueues: listing_match_task for each published listing it moved.
     """
     site = Site.objects.select_for_update().get(pk=site.pk)
     for attribute, value in (("name", name), ("address", address), ("city", city)):
         if value is not None:
             setattr(site, attribute, value)
+    relocated = country is not None and country.pk != site.country_id
     if country is not None:
         site.country = country
     moved = (lat is not None and lat != site.lat) or (lon is not None and lon != site.lon)
@@ -370,6 +379,8 @@ def site_update(
         site.region, site.nearest_port = location.region, location.nearest_port
     site.full_clean()
     site.save()
+    if moved or relocated:
+        site_listings_follow(site=site)
     if moved:
         for model in (Offer, Demand):
             for listing in model.objects.select_for_update().filter(
@@ -394,6 +405,38 @@ def site_delete(*, site: Site) -> None:
             site_id=site.pk,
         )
     site.delete()
+
+
+def _site_public_location(site: Site) -> dict[str, Any]:
+    """What a listing copies from its site for the public search: country, harbour region and
+    the location rounded as the search shows it (listings.selectors.public_coordinate)."""
+    return {
+        "country_id": site.country_id,
+        "region_id": site.region_id,
+        "approx_lat": public_coordinate(site.lat),
+        "approx_lon": public_coordinate(site.lon),
+    }
+
+
+def _copy_site_location(listing: Listing) -> None:
+    """Copy the site's location onto ``listing`` as the database holds it, read under a row
+    lock (FOR NO KEY UPDATE): a site_update moving the site at the same time (FOR UPDATE)
+    either finishes first, or waits and then carries this listing along."""
+    site = (
+        Site.objects.select_for_update(no_key=True)
+        .only("country_id", "region_id", "lat", "lon")
+        .get(pk=listing.site_id)
+    )
+    for name, value in _site_public_location(site).items():
+        setattr(listing, name, value)
+
+
+def site_listings_follow(*, site: Site) -> int:
+    """Copy the site's country, region and rounded location onto each of its listings (one
+    UPDATE per kind, every status), as saved in ``site``. The site services call it when a site
+    moves; the admin after it saves a site or a listing. Returns the rows updated."""
+    location = _site_public_location(site)
+    return sum(model.objects.filter(site=site).update(**location) for model in (Offer, Demand))
 
 
 def _fill_annual_quantity(listing: Listing) -> None:
@@ -425,13 +468,16 @@ def listing_create(
     accepted_categories: list[Any] | None = None,
     **fields: Any,
 ) -> Listing:
-    """Create an offer or demand, as a draft or published.
+    """Create an offer or demand, as a draft or published, with its site's country, harbour
+    region and rounded location copied for the public search.
 
-    Enqueues: listing_match_task on commit when published.
+    Locks: the site row (_copy_site_location). Enqueues: listing_match_task on commit when
+    published.
     Raises: organization_not_verified when publishing for an unverified organisation.
     """
     listing = model(organization=organization, site=site, **fields)
     _fill_annual_quantity(listing)
+    _copy_site_location(listing)
     if publish:
         _check_publishable(listing)
         listing.status = ListingStatus.PUBLISHED
@@ -458,10 +504,11 @@ def listing_update(
     accepted_categories: list[Any] | None = None,
     **fields: Any,
 ) -> Listing:
-    """Edit a listing. A published listing is flagged for matching and its version bumped.
+    """Edit a listing. A published listing is flagged for matching and its version bumped. A
+    new site's country, harbour region and rounded location are copied for the public search.
 
-    Locks: the listing row. Enqueues: listing_match_task on commit when published.
-    Raises: listing_closed.
+    Locks: the listing row (and a new site's row). Enqueues: listing_match_task on commit when
+    published. Raises: listing_closed.
     """
     listing = type(listing).objects.select_for_update().get(pk=listing.pk)
     if listing.status == ListingStatus.CLOSED:
@@ -471,6 +518,8 @@ def listing_update(
     for name, value in fields.items():
         setattr(listing, name, value)
     _fill_annual_quantity(listing)
+    if "site" in fields or "site_id" in fields:
+        _copy_site_location(listing)
     published = listing.status == ListingStatus.PUBLISHED
     if published:
         _request_matching(listing)

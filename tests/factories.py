@@ -20,6 +20,7 @@ from listings.models import (
     Site,
     WasteCode,
 )
+from listings.selectors import public_coordinate
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -74,6 +75,11 @@ class _ListingFactory(factory.django.DjangoModelFactory):
     frequency = "year"
     annual_quantity = Decimal(1000)
     status = ListingStatus.PUBLISHED
+    # What listings.services copies from the site for the public search.
+    country = factory.LazyAttribute(lambda o: o.site.country)
+    region = factory.LazyAttribute(lambda o: o.site.region)
+    approx_lat = factory.LazyAttribute(lambda o: public_coordinate(o.site.lat))
+    approx_lon = factory.LazyAttribute(lambda o: public_coordinate(o.site.lon))
 
 
 class OfferFactory(_ListingFactory):

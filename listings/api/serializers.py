@@ -8,7 +8,6 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from harbors.selectors import country_list
@@ -27,11 +26,11 @@ from listings.models import (
 from listings.reference_tables import normalise_low_code
 from listings.selectors import (
     listing_public_references,
-    listing_public_text,
     listing_ref_taken,
     material_categories_get,
     material_category_get,
     operation_get,
+    redact_names,
     site_get_for_organizations,
     waste_code_get,
     waste_codes_get,
@@ -79,95 +78,114 @@ class PublicListingSerializer(serializers.Serializer):
     """A published listing with nothing that identifies its organisation: no name, no contact,
     no site and no database id; the location is rounded to 0.1 degree (about 10 km)."""
 
+    # It reads a row of listings.selectors.listing_search_public (a dict). The fields below are
+    # the contract (the OpenAPI schema is generated from them); to_representation writes the
+    # same keys directly, without a DRF field call per value: the search answers 25 rows of 27
+    # fields, and the generic path cost more than the database query (bench_api).
+    # tests/api/test_listings_api.py holds the two to the same keys and types.
+
     public_id = serializers.CharField(
         help_text="Opaque and random; it cannot be enumerated or linked to the organisation."
     )
-    kind = serializers.SerializerMethodField()
-    title = serializers.SerializerMethodField()
-    description = serializers.SerializerMethodField()
+    kind = serializers.CharField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
     resource_type = serializers.ChoiceField(choices=ResourceType.choices)
-    waste_code = serializers.SerializerMethodField()
-    category = serializers.SerializerMethodField()
+    waste_code = WasteCodeRefSerializer(allow_null=True, read_only=True)
+    category = CategoryRefSerializer(allow_null=True, read_only=True)
     quantity = serializers.DecimalField(max_digits=14, decimal_places=3)
     unit = serializers.ChoiceField(choices=Unit.choices)
     frequency = serializers.ChoiceField(choices=Frequency.choices)
     annual_quantity = serializers.DecimalField(
         max_digits=18, decimal_places=3, help_text="Per year, in base_unit."
     )
-    base_unit = serializers.SerializerMethodField()
+    base_unit = serializers.CharField(read_only=True)
     available_from = serializers.DateField(allow_null=True)
     available_until = serializers.DateField(allow_null=True)
-    published_on = serializers.SerializerMethodField()
-    country = serializers.CharField(source="site.country_id")
-    region = serializers.SerializerMethodField()
+    published_on = serializers.DateField(allow_null=True, read_only=True)
+    country = serializers.CharField()
+    region = RegionRefSerializer(allow_null=True, read_only=True)
     approx_lat = serializers.FloatField(help_text="Latitude rounded to 0.1 degree.")
     approx_lon = serializers.FloatField(help_text="Longitude rounded to 0.1 degree.")
-    distance_km = serializers.SerializerMethodField()
-    waste_status = serializers.SerializerMethodField()
-    physical_form = serializers.SerializerMethodField()
-    hazardous = serializers.SerializerMethodField()
-    quantity_min = serializers.SerializerMethodField()
-    max_distance_km = serializers.SerializerMethodField()
-    operation = serializers.SerializerMethodField()
+    distance_km = serializers.FloatField(
+        allow_null=True,
+        read_only=True,
+        help_text="From the search centre to the rounded location; only in a radius search.",
+    )
+    waste_status = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="Offers only: waste, by_product, end_of_waste, product or unknown.",
+    )
+    physical_form = serializers.CharField(allow_null=True, read_only=True, help_text="Offers only.")
+    hazardous = serializers.BooleanField(
+        read_only=True, help_text="An offer: hazardous; a demand: accepts hazardous material."
+    )
+    quantity_min = serializers.FloatField(
+        allow_null=True,
+        read_only=True,
+        help_text="Demands only: the least quantity worth taking, in unit and frequency.",
+    )
+    max_distance_km = serializers.IntegerField(
+        allow_null=True, read_only=True, help_text="Demands only."
+    )
+    operation = serializers.CharField(
+        allow_null=True,
+        read_only=True,
+        help_text="Demands only: the recovery or disposal operation, e.g. R5.",
+    )
 
     class Meta:
         ref_name = "PublicListing"
 
-    def get_kind(self, obj: Offer | Demand) -> str:
-        return "offer" if isinstance(obj, Offer) else "demand"
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        row = instance
+        offer = row["kind"] == "offer"
+        references = listing_public_references(row)
+        name = row["organization_name"]
+        distance = row.get("distance_km")
+        published_at = row["published_at"]
+        return {
+            "public_id": row["public_id"],
+            "kind": row["kind"],
+            "title": redact_names(row["title"], name),
+            "description": redact_names(row["description"], name),
+            "resource_type": row["resource_type"],
+            "waste_code": references["waste_code"],
+            "category": references["category"],
+            "quantity": _decimal(row["quantity"]),
+            "unit": row["unit"],
+            "frequency": row["frequency"],
+            "annual_quantity": _decimal(row["annual_quantity"]),
+            "base_unit": base_unit(row["unit"]),
+            "available_from": _date(row["available_from"]),
+            "available_until": _date(row["available_until"]),
+            "published_on": _date(published_at.date()) if published_at else None,
+            "country": row["country_id"],
+            "region": references["region"],
+            "approx_lat": row["approx_lat"],
+            "approx_lon": row["approx_lon"],
+            "distance_km": None if distance is None else round(distance, 1),
+            "waste_status": row["waste_status"] if offer else None,
+            "physical_form": row["physical_form"] if offer else None,
+            "hazardous": row["hazardous"] if offer else row["accepts_hazardous"],
+            "quantity_min": None if offer else _number(row["quantity_min"]),
+            "max_distance_km": None if offer else row["max_distance_km"],
+            "operation": None if offer else row["operation_id"],
+        }
 
-    @extend_schema_field(WasteCodeRefSerializer(allow_null=True))
-    def get_waste_code(self, obj: Offer | Demand) -> dict[str, Any] | None:
-        return listing_public_references(obj)["waste_code"]
 
-    @extend_schema_field(CategoryRefSerializer(allow_null=True))
-    def get_category(self, obj: Offer | Demand) -> dict[str, Any] | None:
-        return listing_public_references(obj)["category"]
+def _decimal(value: Decimal | None) -> str | None:
+    """As DRF's DecimalField writes a quantity of 3 decimal places: "1200.000"."""
+    return None if value is None else f"{value:.3f}"
 
-    @extend_schema_field(RegionRefSerializer(allow_null=True))
-    def get_region(self, obj: Offer | Demand) -> dict[str, Any] | None:
-        return listing_public_references(obj)["region"]
 
-    def get_title(self, obj: Offer | Demand) -> str:
-        return listing_public_text(obj, obj.title)
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
-    def get_description(self, obj: Offer | Demand) -> str:
-        return listing_public_text(obj, obj.description)
 
-    def get_base_unit(self, obj: Offer | Demand) -> str:
-        return base_unit(obj.unit)
-
-    def get_published_on(self, obj: Offer | Demand) -> datetime.date | None:
-        return obj.published_at.date() if obj.published_at else None
-
-    def get_distance_km(self, obj: Offer | Demand) -> float | None:
-        """From the search centre to the rounded location; only in a radius search."""
-        distance = getattr(obj, "distance_km", None)
-        return None if distance is None else round(distance, 1)
-
-    def get_waste_status(self, obj: Offer | Demand) -> str | None:
-        """Offers only: waste, by_product, end_of_waste, product or unknown."""
-        return obj.waste_status if isinstance(obj, Offer) else None
-
-    def get_physical_form(self, obj: Offer | Demand) -> str | None:
-        """Offers only."""
-        return obj.physical_form if isinstance(obj, Offer) else None
-
-    def get_hazardous(self, obj: Offer | Demand) -> bool:
-        """An offer: hazardous; a demand: accepts hazardous material."""
-        return obj.hazardous if isinstance(obj, Offer) else obj.accepts_hazardous
-
-    def get_quantity_min(self, obj: Offer | Demand) -> Decimal | None:
-        """Demands only: the least quantity worth taking, in unit and frequency."""
-        return obj.quantity_min if isinstance(obj, Demand) else None
-
-    def get_max_distance_km(self, obj: Offer | Demand) -> int | None:
-        """Demands only."""
-        return obj.max_distance_km if isinstance(obj, Demand) else None
-
-    def get_operation(self, obj: Offer | Demand) -> str | None:
-        """Demands only: the recovery or disposal operation, e.g. R5."""
-        return obj.operation_id if isinstance(obj, Demand) else None
+def _date(value: datetime.date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 # --- an organisation's own listings and sites ------------------------------------------------

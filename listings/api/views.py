@@ -443,7 +443,7 @@ class PublicListingListApi(SelectorListApi):
 class PublicListingDetailApi(SelectorDetailApi):
     OutputSerializer = PublicListingSerializer
 
-    def selector(self) -> Offer | Demand | None:
+    def selector(self) -> dict[str, Any] | None:
         return listing_get_public(public_id=self.kwargs["public_id"])
 
 

@@ -156,6 +156,90 @@ def test_public_search_query_count_does_not_grow_with_the_page(
         client.get(f"{PUBLIC}?lat=51.3&lon=4.3&radius_km=30")
 
 
+def test_public_rows_match_the_documented_fields(world: World) -> None:
+    """PublicListingSerializer writes its rows directly; passing them through DRF's generic path
+    over the declared fields (the OpenAPI contract) must change nothing: same keys, same types,
+    same formatting."""
+    from rest_framework import serializers
+
+    from listings.api.serializers import PublicListingSerializer
+
+    Offer.objects.filter(pk=world.a.offer.pk).update(
+        available_from=timezone.now().date(), physical_form="powder"
+    )
+    Demand.objects.filter(pk=world.b.demand.pk).update(quantity_min=200, max_distance_km=150)
+    client = client_for(world.a.token)
+    rows = [
+        *client.get(PUBLIC).json()["results"],
+        *client.get(f"{PUBLIC}?kind=demand").json()["results"],
+        *client.get(f"{PUBLIC}?lat=51.6&lon=4.2&radius_km=80").json()["results"],
+        client.get(f"{PUBLIC}{world.b.demand.public_id}/").json(),
+    ]
+    assert len(rows) == 7
+    declared = PublicListingSerializer()
+    for row in rows:
+        assert set(row) == set(declared.fields)
+        assert serializers.Serializer.to_representation(declared, row) == row
+    demand = next(r for r in rows if r["public_id"] == world.b.demand.public_id)
+    assert demand["quantity_min"] == 200.0
+    assert demand["max_distance_km"] == 150
+    assert demand["waste_status"] is None
+    offer = next(r for r in rows if r["public_id"] == world.a.offer.public_id)
+    assert offer["available_from"] == timezone.now().date().isoformat()
+    assert offer["quantity"] == "1000.000"
+    assert offer["waste_code"]["display_code"] == "10 01 02"
+    assert offer["region"] == {"code": "rotterdam-moerdijk", "name": offer["region"]["name"]}
+    assert (offer["country"], offer["approx_lat"], offer["approx_lon"]) == ("NL", 52.0, 4.0)
+
+
+def test_public_search_follows_a_site_that_moves(world: World) -> None:
+    from harbors.models import Country
+    from listings import services
+
+    client = client_for(world.b.token)
+    a = world.a.offer.public_id
+    services.site_update(
+        site=world.a.site, lat=53.55, lon=9.95, country=Country.objects.get(code="DE")
+    )
+    assert a not in {r["public_id"] for r in client.get(f"{PUBLIC}?country=NL").json()["results"]}
+    assert a in {r["public_id"] for r in client.get(f"{PUBLIC}?country=DE").json()["results"]}
+    hamburg = client.get(f"{PUBLIC}?region=hamburg").json()["results"]
+    assert [r["public_id"] for r in hamburg] == [a]
+    near = client.get(f"{PUBLIC}?lat=53.6&lon=10.0&radius_km=1").json()["results"]
+    assert [r["public_id"] for r in near] == [a]
+    assert client.get(f"{PUBLIC}{a}/").json()["country"] == "DE"
+
+
+def test_public_search_leaves_out_rows_written_around_the_services(world: World) -> None:
+    """A row without its copied location (a bulk load) is left out rather than answered
+    without a country."""
+    Offer.objects.filter(pk=world.b.offer.pk).update(
+        country=None, region=None, approx_lat=None, approx_lon=None
+    )
+    client = client_for(world.a.token)
+    assert [r["public_id"] for r in client.get(PUBLIC).json()["results"]] == [
+        world.a.offer.public_id
+    ]
+    assert_error(client.get(f"{PUBLIC}{world.b.offer.public_id}/"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        ("Fly ash from ACME Power, dry", "Acme Power", "Fly ash from [organisation], dry"),
+        ("acme power; Acme Power", "ACME POWER", "[organisation]; [organisation]"),
+        ("Fly ash, dry", "Acme Power", "Fly ash, dry"),
+        ("Ash from Ab", "Ab", "Ash from Ab"),  # names under 3 characters are kept
+        ("Slag of DIYARBAKIR Demir", "Dıyarbakır Demir", "Slag of [organisation]"),
+        ("Sludge (a+b) Ltd.", "(A+B) Ltd.", "Sludge [organisation]"),
+    ],
+)
+def test_redact_names(text: str, name: str, expected: str) -> None:
+    from listings.selectors import redact_names
+
+    assert redact_names(text, name) == expected
+
+
 # --- own offers, demands and sites -----------------------------------------------------------
 
 

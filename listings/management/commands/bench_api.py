@@ -110,9 +110,11 @@ class Command(BaseCommand):
         queries = _query_mix(rng, 500)
         port = _free_port()
         server = _start_gunicorn(port, options["workers"])
+        load = {"before": os.getloadavg()}
         try:
             _wait_until_up(port, token)
             single = _single_client(port, token, queries, options["requests"])
+            load["after_single"] = os.getloadavg()
             concurrent, elapsed = _concurrent(
                 port,
                 token,
@@ -121,9 +123,10 @@ class Command(BaseCommand):
                 options["seconds"],
                 options["requests"],
             )
+            load["after_concurrent"] = os.getloadavg()
         finally:
             _stop(server)
-        figures = _report(self, options, single, concurrent, elapsed)
+        figures = _report(self, options, single, concurrent, elapsed, load)
         if options["json_path"]:
             Path(options["json_path"]).write_text(json.dumps(figures, indent=2))
 
@@ -192,7 +195,7 @@ def _copy(table: str, columns: list[str], rows: Any) -> None:
             copy.write_row(row)
 
 
-def _sites(rng: random.Random, n_sites: int) -> tuple[list[int], list[tuple[int, int]]]:
+def _sites(rng: random.Random, n_sites: int) -> tuple[list[int], list[tuple[Any, ...]]]:
     """Organisations (one per 2.5 sites) and sites scattered around the harbour regions."""
     from harbors.models import HarborRegion
     from listings.models import NaceCode, Organization, Site
@@ -259,7 +262,11 @@ def _sites(rng: random.Random, n_sites: int) -> tuple[list[int], list[tuple[int,
         ],
         site_rows,
     )
-    sites = list(Site.objects.order_by("id").values_list("id", "organization_id"))
+    sites = list(
+        Site.objects.order_by("id").values_list(
+            "id", "organization_id", "country_id", "region_id", "lat", "lon"
+        )
+    )
     return org_ids, sites
 
 
@@ -269,9 +276,10 @@ def _country(region: Any) -> str:
 
 
 def _listings(
-    rng: random.Random, table: str, n: int, sites: list[tuple[int, int]], *, offer: bool
+    rng: random.Random, table: str, n: int, sites: list[tuple[Any, ...]], *, offer: bool
 ) -> None:
     from listings.models import MaterialCategory, WasteCode
+    from listings.selectors import public_coordinate
 
     codes = list(WasteCode.objects.values_list("code", flat=True))
     categories = list(
@@ -305,6 +313,11 @@ def _listings(
         "needs_matching",
         "matching_error",
         "public_id",
+        # What listings.services copies from the site (the public search reads only these).
+        "country_id",
+        "region_id",
+        "approx_lat",
+        "approx_lon",
     ]
     if offer:
         extra = [
@@ -324,7 +337,7 @@ def _listings(
 
     def rows() -> Any:
         for i in range(n):
-            site_id, org_id = sites[rng.randrange(len(sites))]
+            site_id, org_id, country, region, lat, lon = sites[rng.randrange(len(sites))]
             created = start + step * i
             is_energy = rng.random() < 0.05
             if is_energy:
@@ -363,6 +376,10 @@ def _listings(
                 False,
                 "",
                 prefix + secrets.token_urlsafe(12),
+                country,
+                region,
+                public_coordinate(lat),
+                public_coordinate(lon),
             ]
             if offer:
                 row += [
@@ -577,6 +594,7 @@ def _report(
     single: Sample,
     concurrent: Sample,
     elapsed: float,
+    load: dict[str, tuple[float, float, float]],
 ) -> dict[str, Any]:
     from listings.models import Demand, Offer
 
@@ -602,6 +620,8 @@ def _report(
             "p50_ms": round(statistics.median(concurrent.latencies_ms), 1),
             "p95_ms": round(_percentile(concurrent.latencies_ms, 0.95), 1),
         },
+        # The 1/5/15-minute load averages: other jobs on the machine skew every figure.
+        "load_average": {k: [round(x, 2) for x in v] for k, v in load.items()},
     }
     out = io.StringIO()
     s, c = figures["single_client"], figures["concurrent"]
@@ -613,6 +633,12 @@ def _report(
         f"  {c['clients']} clients: {c['requests']} requests in {c['seconds']} s = "
         f"{c['req_per_s']} req/s sustained, p50 {c['p50_ms']} ms, p95 {c['p95_ms']} ms, "
         f"errors {c['errors']}\n"
+        "  load average (1/5/15 min): "
+        + ", ".join(
+            f"{k.replace('_', ' ')} {'/'.join(f'{x:.2f}' for x in v)}"
+            for k, v in figures["load_average"].items()
+        )
+        + "\n"
     )
     command.stdout.write(out.getvalue())
     return figures
