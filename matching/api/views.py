@@ -32,6 +32,7 @@ from matching.selectors import (
     match_get_for_organizations,
     match_list_for_organizations,
     match_queue_for_facilitator,
+    match_references_fill,
     prospect_list_for_offer,
 )
 from matching.shipments import shipment_question_answer
@@ -201,6 +202,7 @@ COMPANY_MATCH_EXAMPLE = {
 
 
 def _company_view(match: Match, organization_ids: tuple[int, ...]) -> CompanyMatch:
+    match_references_fill(match)
     own = (
         match.offer.organization_id
         if match.offer.organization_id in organization_ids
@@ -389,7 +391,7 @@ class _Queue:
             if match_id is None
             else match_get_for_facilitator(user=self.caller.user, match_id=match_id)
         )
-        return get_or_404(found)
+        return match_references_fill(get_or_404(found))
 
 
 @api_doc(
@@ -408,6 +410,9 @@ class MatchQueueListApi(_Queue, SelectorListApi):
 
     def selector(self) -> QuerySet[Match]:
         return match_queue_for_facilitator(user=self.caller.user)
+
+    def project(self, obj: Match) -> Match:
+        return match_references_fill(obj)
 
 
 @api_doc(

@@ -385,6 +385,7 @@ def test_moving_a_site_flags_its_published_listings(world: World) -> None:
 def test_own_lists_pin_their_queries(world: World, django_assert_num_queries: Any) -> None:
     client = client_for(world.a.token)
     client.get("/api/v1/listings/offers/")  # the token's first use records last_used_at
+    client.get("/api/v1/matching/matches/")  # loads the reference rows matches name (cached)
     for url, queries in (
         ("/api/v1/listings/offers/", 2),  # the token, the page
         ("/api/v1/listings/demands/", 4),  # + the accepted codes and categories
@@ -398,6 +399,40 @@ def test_own_lists_pin_their_queries(world: World, django_assert_num_queries: An
     facilitator.get("/api/v1/matching/queue/")
     with django_assert_num_queries(3):  # the token, the facilitator's regions, the page
         assert facilitator.get("/api/v1/matching/queue/").status_code == 200
+
+
+def test_match_reads_join_seven_tables_at_most(world: World) -> None:
+    """The API's match reads join the match, both listings, their sites and organisations, no
+    more: PostgreSQL spends about 130 ms planning the 15-table join (matching.selectors); the
+    regions, NACE and List of Waste codes they name come from the cached reference rows."""
+    reads = [
+        (world.a.token, "/api/v1/matching/matches/"),
+        (world.a.token, f"/api/v1/matching/matches/{world.match_ab.pk}/"),
+        (world.facilitator_token, "/api/v1/matching/queue/"),
+        (world.facilitator_token, f"/api/v1/matching/queue/{world.match_ab.pk}/"),
+    ]
+    for token, url in reads:
+        client = client_for(token)
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            body = client.get(url).json()
+        page = [q["sql"] for q in queries.captured_queries if 'FROM "matching_match"' in q["sql"]]
+        assert len(page) == 1, url
+        for table in ("harbors_harborregion", "harbors_country", "listings_nacecode"):
+            assert table not in page[0], (url, table)
+        assert "listings_wastecode" not in page[0], url
+        # six joins, and two more in the union that finds an organisation's matches
+        assert page[0].count(" JOIN ") <= (8 if "UNION" in page[0] else 6), (url, page[0])
+        rows = body.get("results", [body])
+        assert rows, url
+    queue = client_for(world.facilitator_token).get("/api/v1/matching/queue/").json()["results"]
+    assert {row["offer"]["region"] for row in queue} == {"rotterdam-moerdijk", "antwerp-bruges"}
+    mine = client_for(world.a.token).get("/api/v1/matching/matches/").json()["results"]
+    assert {(row["id"], row["side"]) for row in mine} == {
+        (world.match_ab.pk, "offer"),
+        (world.match_ba.pk, "demand"),
+    }
+    assert all("NACE" in row["counterpart"]["label"] for row in mine)
 
 
 # --- bulk import -----------------------------------------------------------------------------
