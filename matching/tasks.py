@@ -45,6 +45,25 @@ def prospects_refresh_for_offer_task(offer_id: int, version: int) -> None:
 
 
 @shared_task(
+    name="matching.prospects_refresh_range",
+    acks_late=True,  # safe: a range refresh writes the same rows however often it runs
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def prospects_refresh_range_task(first_offer_id: int, last_offer_id: int) -> None:
+    """One chunk of a fanned-out prospects refresh (ranges from prospects_offer_ranges)."""
+    from matching.prospects import prospects_refresh_for_offer_range
+
+    rows = prospects_refresh_for_offer_range(
+        first_offer_id=first_offer_id, last_offer_id=last_offer_id
+    )
+    logger.info("prospects of offers %s..%s: %s rows", first_offer_id, last_offer_id, rows)
+
+
+@shared_task(
     name="matching.listings_sweep",
     acks_late=True,
     autoretry_for=TRANSIENT,

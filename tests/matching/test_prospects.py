@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from django.utils import timezone
 
@@ -146,7 +148,8 @@ def test_prospects_refresh_is_idempotent(
     prospects_refresh_all()
     assert _rows(offer) == first
     assert Prospect.objects.count() == len(first)
-    assert not ids & set(Prospect.objects.values_list("id", flat=True))  # replaced, not kept
+    # only what changed is written: the same rows stay as they are, with their ids
+    assert ids == set(Prospect.objects.values_list("id", flat=True))
 
 
 def test_prospects_keep_the_top_n(offer: Offer, organisations: dict[str, Organization]) -> None:
@@ -219,3 +222,104 @@ def test_prospects_ignore_demands_that_are_not_published(
     Demand.objects.filter(ref="DD").update(status=ListingStatus.PAUSED)
     prospects_refresh_for_offer(offer_id=offer.pk)
     assert "Cement with demand" in [r[0] for r in _rows(offer)]
+
+
+def test_prospects_range_refreshes_only_its_offers(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    """A range refresh rewrites the published offers in it, deletes the prospects of the
+    unpublished ones in it, and leaves every offer outside it alone."""
+    from matching.prospects import prospects_refresh_for_offer_range
+
+    steel = _org("Steel", "24.10", country="DE", lat=51.4, lon=6.7)
+    before = OfferFactory(organization=steel, site=steel.sites.get())
+    after = OfferFactory(organization=steel, site=steel.sites.get())
+    paused = OfferFactory(organization=steel, site=steel.sites.get())
+    assert offer.pk < before.pk < after.pk < paused.pk
+    prospects_refresh_all()
+    old_ids = set(Prospect.objects.values_list("id", flat=True))
+    Offer.objects.filter(pk=paused.pk).update(status=ListingStatus.PAUSED)
+    _org("Cement new", "23.51", country="DE", lat=51.41, lon=6.71)  # next door to Steel
+
+    written = prospects_refresh_for_offer_range(first_offer_id=before.pk, last_offer_id=after.pk)
+
+    def names(o: Offer) -> list[str]:
+        return [r[0] for r in _rows(o)]
+
+    assert written == Prospect.objects.filter(offer__in=[before, after]).count() > 0
+    assert names(before)[0] == names(after)[0] == "Cement new"
+    assert "Cement new" not in names(offer)  # outside the range: untouched
+    assert Prospect.objects.filter(offer=paused).exists()  # outside too: not yet cleaned
+    for o in (offer, paused):
+        assert set(Prospect.objects.filter(offer=o).values_list("id", flat=True)) <= old_ids
+
+    prospects_refresh_for_offer_range(first_offer_id=after.pk + 1, last_offer_id=paused.pk)
+    assert not Prospect.objects.filter(offer=paused).exists()
+    prospects_refresh_for_offer_range(first_offer_id=1, last_offer_id=offer.pk)
+    assert "Cement new" in names(offer)
+
+
+def test_prospects_range_is_idempotent(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    from matching.prospects import prospects_refresh_for_offer_range
+
+    first = prospects_refresh_for_offer_range(first_offer_id=1, last_offer_id=offer.pk)
+    rows = list(Prospect.objects.order_by("id").values_list("id", "updated_at", "explanation"))
+    second = prospects_refresh_for_offer_range(first_offer_id=1, last_offer_id=offer.pk)
+    assert first == second == len(rows) == 4
+    # nothing changed, so nothing was written: same ids, same timestamps
+    assert (
+        list(Prospect.objects.order_by("id").values_list("id", "updated_at", "explanation")) == rows
+    )
+
+
+def test_prospects_range_applies_the_exclusions(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    """Own organisation, a closed one, a matched one and ones with a demand for the material
+    (own code or accepted) are never prospects; a draft demand does not count."""
+    from matching.prospects import prospects_refresh_for_offer_range
+
+    prospects_refresh_for_offer_range(first_offer_id=offer.pk, last_offer_id=offer.pk)
+    names = {r[0] for r in _rows(offer)}
+    assert names == {"Cement near", "Concrete", "Roads group", "Cement far"}
+    excluded = {"Power", "Cement closed", "Cement matched", "Cement with demand"}
+    assert not names & (excluded | {"Cement accepting", "Software"})
+
+
+def test_prospects_range_rejects_bad_arguments(offer: Offer) -> None:
+    from matching.prospects import prospects_refresh_for_offer_range
+
+    with pytest.raises(ValueError, match="empty offer range"):
+        prospects_refresh_for_offer_range(first_offer_id=5, last_offer_id=4)
+    with pytest.raises(ValueError, match="top"):
+        prospects_refresh_for_offer_range(first_offer_id=1, last_offer_id=4, top=0)
+
+
+def test_prospects_offer_ranges_cover_every_offer(offer: Offer) -> None:
+    from matching.prospects import prospects_offer_ranges
+
+    org = offer.organization
+    more = [OfferFactory(organization=org, site=org.sites.get()) for _ in range(6)]
+    Offer.objects.filter(pk=more[-1].pk).update(status=ListingStatus.CLOSED)
+    ranges = prospects_offer_ranges(size=2)
+    assert ranges[0][0] == 1
+    assert ranges[-1][1] == more[-1].pk  # the highest id, published or not
+    assert all(b + 1 == c for (_, b), (c, _) in pairwise(ranges))
+    published = list(Offer.objects.published().values_list("id", flat=True))
+    for first, last in ranges:
+        assert 1 <= sum(first <= pk <= last for pk in published) <= 2
+
+
+def test_prospects_refresh_range_task_runs_the_service(
+    offer: Offer, organisations: dict[str, Organization]
+) -> None:
+    from matching.tasks import prospects_refresh_range_task
+
+    assert prospects_refresh_range_task.name == "matching.prospects_refresh_range"
+    prospects_refresh_range_task(offer.pk, offer.pk)
+    rows = _rows(offer)
+    prospects_refresh_range_task(offer.pk, offer.pk)  # a redelivered message: same rows
+    assert _rows(offer) == rows
+    assert [r[0] for r in rows] == ["Cement near", "Concrete", "Roads group", "Cement far"]
