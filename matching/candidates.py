@@ -79,7 +79,8 @@ SYNC_OVERLAP: Final = timedelta(seconds=2)
 MAX_SEGMENTS: Final = 8  # then the segments are merged into one
 BUCKET_SHIFT: Final = 12  # the full check compares checksums of 4096 ids at a time
 TEXT_GROUP: Final = 48  # listings per block product of text vectors
-TEXT_DENSE_LIMIT: Final = 4_000_000  # cells of a dense block product
+TEXT_SPARSE_RATIO: Final = 8  # a block product with more cells than this × its pairs: row by row
+TEXT_ROW_BATCH: Final = 100_000  # pairs multiplied row by row at a time
 TEXT_FEW: Final = 4  # a side this small is multiplied as a dense matrix
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -130,8 +131,6 @@ class LegalRegistry:
     """Process-wide codes for distinct offer and demand legal facts, and the memoised outcome
     of every combination met so far (for one shipment date)."""
 
-    _SHIFT: Final = 24
-
     def __init__(self) -> None:
         self.offer_codes: dict[OfferLegal, int] = {}
         self.offer_facts: list[OfferLegal] = []
@@ -139,7 +138,7 @@ class LegalRegistry:
         self.demand_facts: list[DemandLegal] = []
         self._day: date | None = None
         self._oracle: LegalOracle | None = None
-        self._scores: dict[int, float] = {}
+        self._table: FloatArray = np.full((0, 0), np.nan)  # offer code × demand code → score
 
     def offer_code(self, facts: OfferLegal) -> int:
         facts = legal_key(facts)
@@ -158,7 +157,8 @@ class LegalRegistry:
 
     def oracle(self, day: date) -> LegalOracle:
         if self._oracle is None or self._day != day:
-            self._day, self._oracle, self._scores = day, LegalOracle(shipment_date=day), {}
+            self._day, self._oracle = day, LegalOracle(shipment_date=day)
+            self._table = np.full((0, 0), np.nan)
         return self._oracle
 
     def outcome(self, offer_code: int, demand_code: int, day: date) -> LegalOutcome:
@@ -167,22 +167,25 @@ class LegalRegistry:
         )
 
     def scores(self, offer_codes: IntArray, demand_codes: IntArray, day: date) -> FloatArray:
-        """The legal score of each pair, from one oracle call per distinct combination."""
+        """The legal score of each pair: a table lookup, the oracle asked once per distinct
+        combination ever met (for this shipment date)."""
         if offer_codes.size == 0:
             return np.zeros(0)
         self.oracle(day)
-        combos = (offer_codes.astype(np.int64) << self._SHIFT) | demand_codes
-        unique, inverse = np.unique(combos, return_inverse=True)
-        values = np.empty(unique.size)
-        mask = (1 << self._SHIFT) - 1
-        for n, combo in enumerate(unique.tolist()):
-            score = self._scores.get(combo)
-            if score is None:
-                score = self._scores[combo] = self.outcome(
-                    combo >> self._SHIFT, combo & mask, day
-                ).score
-            values[n] = score
-        return values[inverse]
+        rows, columns = len(self.offer_facts), len(self.demand_facts)
+        if self._table.shape != (rows, columns):
+            grown = np.full((rows, columns), np.nan)
+            grown[: self._table.shape[0], : self._table.shape[1]] = self._table
+            self._table = grown
+        values = self._table[offer_codes, demand_codes]
+        missing = np.flatnonzero(np.isnan(values))
+        if missing.size:
+            combos = np.unique(offer_codes[missing] * columns + demand_codes[missing])
+            for combo in combos.tolist():
+                o, d = divmod(combo, columns)
+                self._table[o, d] = self.outcome(o, d, day).score
+            values = self._table[offer_codes, demand_codes]
+        return values
 
 
 LEGAL = LegalRegistry()
@@ -340,7 +343,7 @@ def text_vectors(
         rows[n] = row
     if not prepared:
         return sp.csr_matrix((0, len(similarity.vectorizer.vocabulary_)), dtype=np.float32), rows
-    return sp.csr_matrix(similarity.vectorizer.transform(prepared)), rows
+    return similarity.transform(prepared), rows
 
 
 def pair_cosine(
@@ -349,8 +352,10 @@ def pair_cosine(
     """cos(a[a_rows[p]], b[b_rows[p]]) for every pair p, in [0, 1].
 
     Pairs are taken in blocks of ``TEXT_GROUP`` distinct ``group`` values (the listing side that
-    is spatially ordered), and each block is one sparse product of its distinct rows: far
-    cheaper than a product per pair, since neighbouring listings share their candidates.
+    is spatially ordered). A block whose pairs fill a good part of its distinct rows' product
+    (neighbouring listings share their candidates) is one sparse product; the pairs of sparser
+    blocks (e.g. the few pairs per listing kept at the end of a search) are multiplied row by
+    row, in large batches, so that no product computes cells nobody asked for.
     """
     n = a_rows.size
     out = np.zeros(n)
@@ -359,18 +364,25 @@ def pair_cosine(
     order = np.argsort(group, kind="stable")
     starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
     bounds = [*starts[::TEXT_GROUP].tolist(), n]
+    rowwise: list[IntArray] = []
     for lo, hi in itertools.pairwise(bounds):
         sel = order[lo:hi]
         u, ui = np.unique(a_rows[sel], return_inverse=True)
         v, vi = np.unique(b_rows[sel], return_inverse=True)
-        if v.size <= TEXT_FEW:  # e.g. one new demand against its offers: sparse × dense
+        if u.size * v.size > TEXT_SPARSE_RATIO * sel.size:
+            rowwise.append(sel)
+        elif v.size <= TEXT_FEW:  # e.g. one new demand against its offers: sparse × dense
             out[sel] = np.asarray(a[u] @ b[v].toarray().T)[ui, vi]
         elif u.size <= TEXT_FEW:  # one new offer against its demands
             out[sel] = np.asarray(b[v] @ a[u].toarray().T)[vi, ui]
-        elif u.size * v.size <= TEXT_DENSE_LIMIT:
-            out[sel] = np.asarray((a[u] @ b[v].T).toarray())[ui, vi]
         else:
-            out[sel] = np.asarray(sp.csr_matrix(a[u] @ b[v].T)[ui, vi]).ravel()
+            out[sel] = np.asarray((a[u] @ b[v].T).toarray())[ui, vi]
+    if rowwise:
+        pending = np.concatenate(rowwise)
+        for start in range(0, pending.size, TEXT_ROW_BATCH):
+            sel = pending[start : start + TEXT_ROW_BATCH]
+            product = a[a_rows[sel]].multiply(b[b_rows[sel]])
+            out[sel] = np.asarray(product.sum(axis=1)).ravel()
     return np.clip(out, 0.0, 1.0)
 
 
@@ -928,6 +940,7 @@ class Found:
     km: FloatArray
     mode: npt.NDArray[np.int8]
     stats: EngineStats | None = None
+    text: FloatArray | None = None  # the text similarity the engine scored with, if known
 
     def __len__(self) -> int:
         return int(self.oi.size)
@@ -944,6 +957,7 @@ class Found:
                 )
             ),
             stats=self.stats,
+            text=None if self.text is None else self.text[index],
         )  # fmt: skip
 
     @property
@@ -964,11 +978,13 @@ class Found:
             "oi", "dj", "score", "material", "quantity", "distance", "legal", "timing", "km",
             "mode",
         )  # fmt: skip
+        texts = [p.text for p in parts]
         return Found(
             first.offers,
             first.demands,
             *(np.concatenate([getattr(p, name) for p in parts]) for name in names),
             stats=first.stats,
+            text=None if any(t is None for t in texts) else np.concatenate(texts),  # type: ignore[arg-type]
         )
 
 
@@ -1021,6 +1037,7 @@ def _found(
         result.distance_km[keep],
         result.mode_code[keep].astype(np.int8),
         stats=result.stats,
+        text=None if result.text is None else result.text[keep],
     )
 
 
@@ -1107,6 +1124,7 @@ def score_pairs_exact(
         )
     ob, db = OfferBatch.from_profiles(offers.profiles), DemandBatch.from_profiles(demands.profiles)
     km, mode = callbacks.route(oi, dj)
+    text = callbacks.text(oi, dj)
     flat = score_pairs(
         ob,
         db,
@@ -1115,10 +1133,10 @@ def score_pairs_exact(
         encoding=pair_encoding(ob, db)[oi, dj],
         distance_km=km,
         legal_score=callbacks.legal(oi, dj),
-        text_similarity=callbacks.text(oi, dj),
+        text_similarity=text,
         today=today,
     )
     return Found(
         offers, demands, oi, dj, flat.score, flat.material, flat.quantity, flat.distance,
-        flat.legal, flat.timing, km, mode,
+        flat.legal, flat.timing, km, mode, text=text,
     )  # fmt: skip

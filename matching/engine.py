@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Final
 
@@ -98,6 +98,7 @@ _RADIUS_CLASSES: Final = (
 )
 CHUNK: Final = 1024  # listings per chunk of a pass
 BALL_CHUNK: Final = 32  # listings per ball query
+SIGNATURE_TABLE_CELLS: Final = 1 << 24  # largest query × block signature table held (int32)
 PENDING_LIMIT: Final = 1 << 21  # pending entries per side before a top-k reduction
 _SLACK: Final = 1e-9
 
@@ -218,6 +219,7 @@ class MatchResult:
     distance_km: FloatArray
     mode_code: npt.NDArray[np.int8]
     stats: EngineStats
+    text: FloatArray | None = None  # the text similarity the scores used, when text_fn ran
 
     def __len__(self) -> int:
         return int(self.offer_id.shape[0])
@@ -239,14 +241,17 @@ class MatchResult:
 
     def take(self, index: IntArray, stats: EngineStats | None = None) -> MatchResult:
         arrays = [getattr(self, name)[index] for name in _COLUMNS]
-        return MatchResult(*arrays, stats=self.stats if stats is None else stats)
+        text = None if self.text is None else self.text[index]
+        return MatchResult(*arrays, stats=self.stats if stats is None else stats, text=text)
 
     @staticmethod
     def concat(results: Sequence[MatchResult], stats: EngineStats) -> MatchResult:
         if not results:
             return _empty_result(stats)
         arrays = [np.concatenate([getattr(r, name) for r in results]) for name in _COLUMNS]
-        return MatchResult(*arrays, stats=stats)
+        texts = [r.text for r in results]
+        text = None if any(t is None for t in texts) else np.concatenate(texts)  # type: ignore[arg-type]
+        return MatchResult(*arrays, stats=stats, text=text)
 
 
 def _empty_result(stats: EngineStats) -> MatchResult:
@@ -384,16 +389,61 @@ class _Block:
     strong_rows: sparse.csr_array  # members × keys, strong keys
     reach_chord: float  # demands: the largest maximum distance in the block, as a chord
     near: bool  # demands whose maximum is within NEAR_KM: pass 1 covers them
+    sig: IntArray  # each member's material signature, numbered within the block
+    sig_rows: sparse.csr_array  # signatures × keys, all keys
+    sig_strong_rows: sparse.csr_array  # signatures × keys, strong keys
+
+
+def _signatures(
+    batch: ListingBatch, rows: IntArray, full: sparse.csr_array, strong: sparse.csr_array
+) -> tuple[IntArray, sparse.csr_array, sparse.csr_array]:
+    """(signature of each of ``rows``, numbered 0..S-1; the key rows of each signature)."""
+    _, first, inverse = np.unique(batch.material_sig[rows], return_index=True, return_inverse=True)
+    chosen = rows[first]
+    return (
+        inverse.astype(np.int64),
+        sparse.csr_array(full[chosen]),
+        sparse.csr_array(strong[chosen]),
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Query:
-    """The other side's batch, with its key matrices in the index's columns."""
+    """The other side's batch, with its key matrices in the index's columns.
+
+    Listings of one material signature share their keys, so the key product of a query row
+    and a member is the product of their signatures: ``table`` computes it once per block for
+    every pair of signatures (a few hundred × a few thousand here), and a ball's pairs are then
+    a lookup instead of a sparse product.
+    """
 
     batch: ListingBatch
     full: sparse.csr_array
     strong: sparse.csr_array
     root: IntArray  # index column of the top-level path key; -2 without one
+    sig: IntArray  # each row's material signature, numbered within the query
+    sig_full: sparse.csr_array  # signatures × keys
+    sig_strong: sparse.csr_array
+    tables: dict[tuple[int, str], npt.NDArray[np.int32] | None] = field(default_factory=dict)
+
+    def table(self, block: _Block, keys: str) -> npt.NDArray[np.int32] | None:
+        """Query signatures × the block's signatures: the packed key product (all keys, or
+        strong keys for ``keys="strong"``); None when it would be too large to hold."""
+        strong = keys == "strong"
+        key = (id(block), "strong" if strong else "full")
+        if key in self.tables:
+            return self.tables[key]
+        cells = self.sig_full.shape[0] * block.sig_rows.shape[0]
+        table = None
+        if cells <= SIGNATURE_TABLE_CELLS:
+            left, right = (
+                (self.sig_strong, block.sig_strong_rows)
+                if strong
+                else (self.sig_full, block.sig_rows)
+            )
+            table = np.asarray((left @ right.T).toarray(), dtype=np.int32)
+        self.tables[key] = table
+        return table
 
 
 class SpatialIndex:
@@ -419,6 +469,7 @@ class SpatialIndex:
         self.blocks: list[_Block] = []
         for key in np.unique(keys).tolist():
             members = np.flatnonzero(keys == key)
+            sig, sig_rows, sig_strong_rows = _signatures(batch, members, full, strong)
             self.blocks.append(
                 _Block(
                     resource=key // 32,
@@ -429,6 +480,9 @@ class SpatialIndex:
                     strong_rows=sparse.csr_array(strong[members]),
                     reach_chord=float(np.sqrt(self.reach2[members].max())),
                     near=bool(key % 2),
+                    sig=sig,
+                    sig_rows=sig_rows,
+                    sig_strong_rows=sig_strong_rows,
                 )
             )
 
@@ -450,12 +504,12 @@ class SpatialIndex:
         mapping = vocabulary_map(batch, self.vocab)
         n = len(self.vocab)
         root = np.where(batch.root >= 0, mapping[np.maximum(batch.root, 0)], -2)
-        return _Query(
-            batch,
-            key_incidence(batch, mapping, n),
-            key_incidence(batch, mapping, n, strong=True),
-            np.where(root >= 0, root, -2),
+        full = key_incidence(batch, mapping, n)
+        strong = key_incidence(batch, mapping, n, strong=True)
+        sig, sig_full, sig_strong = _signatures(
+            batch, np.arange(len(batch), dtype=np.int64), full, strong
         )
+        return _Query(batch, full, strong, np.where(root >= 0, root, -2), sig, sig_full, sig_strong)
 
 
 def _csr_pairs(product: sparse.csr_array) -> tuple[IntArray, IntArray, IntArray]:
@@ -490,11 +544,16 @@ def _ball_pairs(
     (sharing a weak key but no strong one).
     """
     q, ib = query.batch, index.batch
+    table = query.table(block, keys)
+    per_row = not isinstance(radius, float)
+    reach2_all = (min(float(radius), block.reach_chord) + _SLACK) ** 2 if not per_row else 0.0
     found: list[tuple[IntArray, IntArray, IntArray]] = []
     for start in range(0, rows.size, BALL_CHUNK):
         sub = rows[start : start + BALL_CHUNK]
         reach = radius if isinstance(radius, float) else float(radius[sub].max())
         reach = min(reach, block.reach_chord)
+        if per_row:
+            row_reach2 = (np.minimum(np.asarray(radius)[sub], block.reach_chord) + _SLACK) ** 2
         if reach < 0:
             continue
         centre, spread = _bounding_ball(q, sub)
@@ -503,12 +562,27 @@ def _ball_pairs(
         )
         if local.size == 0:
             continue
-        # (ball × keys) @ (keys × sub): only the small side changes layout.
-        if keys == "strong":
+        if table is not None:  # the signatures' products, looked up
+            by_sig = table[query.sig[sub]]
+            local_sig = block.sig[local]
+            linked = np.flatnonzero(by_sig.any(axis=0)[local_sig])  # members sharing a key
+            local, local_sig = local[linked], local_sig[linked]
+            cells = by_sig[:, local_sig]
+            r, c = np.nonzero(cells)
+            enc = cells[r, c].astype(np.int64)
+        elif keys == "strong":  # (ball × keys) @ (keys × sub): only the small side changes layout
             c, r, enc = _csr_pairs(block.strong_rows[local] @ query.strong[sub].T)
         else:
             c, r, enc = _csr_pairs(block.rows[local] @ query.full[sub].T)
         qi, ii = sub[r], block.members[local[c]]
+        # Only pairs within the query row's own radius (the ball is wider).
+        within = np.flatnonzero(
+            _chord2(q, ib, qi, ii) <= row_reach2[r]
+            if per_row
+            else _chord2(q, ib, qi, ii) <= reach2_all
+        )
+        if within.size < qi.size:
+            qi, ii, enc = qi[within], ii[within], enc[within]
         if keys == "strong":
             qc = q.chapter[qi]
             same_chapter = (qc >= 0) & (qc == ib.chapter[ii])
@@ -548,6 +622,8 @@ class _Scored:
     km: FloatArray
     mode: npt.NDArray[np.int8]
     encoding: IntArray
+    upper: FloatArray  # the score with text similarity 1 while text is deferred, else score
+    text: FloatArray  # the text similarity used (0 while deferred, or without text_fn)
 
     def __len__(self) -> int:
         return int(self.oi.shape[0])
@@ -561,7 +637,7 @@ class _Scored:
             return parts[0]
         if not parts:
             i, f = np.zeros(0, dtype=np.int64), np.zeros(0)
-            return _Scored(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8), i)
+            return _Scored(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8), i, f, f)
         return _Scored(
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Scored))
         )
@@ -581,6 +657,7 @@ class _Scored:
             self.km,
             self.mode,
             stats=stats,
+            text=self.text,
         )
 
 
@@ -620,6 +697,10 @@ class _Run:
         self.count = _Counters()
         # (offer floors, demand floors), live arrays: set once every listing has been seen.
         self.floors: tuple[FloatArray, FloatArray] | None = None
+        # Text similarity left for the end: pairs are scored at text 0 (``score``, a lower
+        # bound) and text 1 (``upper``), and text_fn runs only on the pairs whose interval
+        # still reaches their listing's floor (``_Selector``, then ``rescore``).
+        self.defer_text = False
 
     def far_reach2(
         self, floor: FloatArray, resource: npt.NDArray[np.int8], material_cap: float = 1.0
@@ -720,8 +801,15 @@ class _Run:
         if oi.size == 0:
             return None
 
-        if self.text_fn is not None:
-            material = material_pairs(structure, np.asarray(self.text_fn(oi, dj)))
+        text = np.zeros(oi.size)
+        if self.text_fn is not None and not self.defer_text:
+            text = np.asarray(self.text_fn(oi, dj), dtype=np.float64)
+            material = material_pairs(structure, text)
+            upper_material = material
+        else:
+            upper_material = material  # text 1 (or no text at all)
+            if self.text_fn is not None:
+                material = material_pairs(structure, 0.0)
         if self.route_fn is None:
             km = _great_circle_km(d2) * ROAD_DETOUR
             mode = np.full(km.shape, ROAD_MODE, dtype=np.int8)
@@ -731,31 +819,44 @@ class _Run:
             mode = np.asarray(mode_raw).astype(np.int8)
         distance = distance_pairs(db, dj, km)
         material = weak_link_pairs(material, strong, km)
-        keep = np.flatnonzero((distance > 0) & (material > 0))
+        upper_material = weak_link_pairs(upper_material, strong, km)
+        keep = np.flatnonzero((distance > 0) & (upper_material > 0))
         if keep.size < oi.size:
-            oi, dj, material, quantity, timing, distance, km, mode, encoding = (
-                a[keep] for a in (oi, dj, material, quantity, timing, distance, km, mode, encoding)
-            )
+            (oi, dj, material, upper_material, quantity, timing, distance, km, mode, encoding,
+             text) = (
+                a[keep]
+                for a in (
+                    oi, dj, material, upper_material, quantity, timing, distance, km, mode,
+                    encoding, text,
+                )
+            )  # fmt: skip
         legal_raw = self.legal_fn(oi, dj) if self.legal_fn is not None else 1.0
         legal = legal_pairs(ob, db, oi, dj, legal_raw)
         score = combine_pairs(material, quantity, distance, legal, timing, self.weights)
+        upper = (
+            score
+            if upper_material is material
+            else combine_pairs(upper_material, quantity, distance, legal, timing, self.weights)
+        )
         self.count.scored += oi.size
-        keep = np.flatnonzero((score >= self.min_score) & (score > 0))
+        keep = np.flatnonzero((upper >= self.min_score) & (upper > 0))
         self.count.above_min += keep.size
         if keep.size == 0:
             return None
         scored = _Scored(
-            oi, dj, score, material, quantity, distance, legal, timing, km, mode, encoding
-        )
+            oi, dj, score, material, quantity, distance, legal, timing, km, mode, encoding, upper,
+            text,
+        )  # fmt: skip
         return scored if keep.size == oi.size else scored.take(keep)
 
     def rescore(self, oi: IntArray, dj: IntArray, encoding: IntArray) -> _Scored | None:
-        """Score pairs again (same result) without counting them."""
+        """Score pairs again, exactly (text included), without counting them."""
         saved, self.count = self.count, _Counters()
+        deferred, self.defer_text = self.defer_text, False
         try:
             return self.score(oi, dj, encoding)
         finally:
-            self.count = saved
+            self.count, self.defer_text = saved, deferred
 
     def stats(self) -> EngineStats:
         c = self.count
@@ -780,85 +881,75 @@ _SCALE_BY_RESOURCE: Final = np.array([DISTANCE_SCALE_KM[r] for r in ResourceType
 # --------------------------------------------------------------------------------------------
 
 
+_Pending = tuple[IntArray, IntArray, FloatArray, FloatArray, IntArray]  # oi, dj, lower, upper, enc
+
+
 class _Selector:
     """Keeps, per offer and per demand, the pairs that may still be in its top k (as rows,
-    score and encoding), and the k-th best score so far (the floor) of each listing that has k.
-    The components of the kept pairs are computed again at the end, for those pairs only."""
+    the score's lower and upper bound, and encoding), and the floor of each listing that has k
+    pairs: the k-th best lower bound so far, which its k-th best score can only beat. Without
+    deferred text both bounds are the score. The pairs that may still matter are scored
+    exactly at the end, for those pairs only (``_top_k``)."""
 
     def __init__(self, offers: ListingBatch, demands: ListingBatch, k: int) -> None:
         self.k = k
         self.offers, self.demands = offers, demands
         self.floor = {"o": np.full(len(offers), -np.inf), "d": np.full(len(demands), -np.inf)}
-        self.pending: dict[str, list[tuple[IntArray, IntArray, FloatArray, IntArray]]] = {
-            "o": [],
-            "d": [],
-        }
+        self.pending: dict[str, list[_Pending]] = {"o": [], "d": []}
         self.size = {"o": 0, "d": 0}
         self.limit = {"o": PENDING_LIMIT, "d": PENDING_LIMIT}
 
     def add(self, found: _Scored) -> None:
         for side, rows in (("o", found.oi), ("d", found.dj)):
-            keep = np.flatnonzero(found.score >= self.floor[side][rows])
+            keep = np.flatnonzero(found.upper >= self.floor[side][rows])
             self.pending[side].append(
-                (found.oi[keep], found.dj[keep], found.score[keep], found.encoding[keep])
+                (
+                    found.oi[keep],
+                    found.dj[keep],
+                    found.score[keep],
+                    found.upper[keep],
+                    found.encoding[keep],
+                )
             )
             self.size[side] += keep.size
             if self.size[side] > self.limit[side]:
                 self.reduce(side)
 
-    def _merged(self, side: str) -> tuple[IntArray, IntArray, FloatArray, IntArray]:
+    def _merged(self, side: str) -> _Pending:
         parts = self.pending[side]
         if len(parts) == 1:
             return parts[0]
         if not parts:
             i = np.zeros(0, dtype=np.int64)
-            return i, i, np.zeros(0), i
-        return (
-            np.concatenate([p[0] for p in parts]),
-            np.concatenate([p[1] for p in parts]),
-            np.concatenate([p[2] for p in parts]),
-            np.concatenate([p[3] for p in parts]),
-        )
+            return i, i, np.zeros(0), np.zeros(0), i
+        return tuple(np.concatenate([p[n] for p in parts]) for n in range(5))  # type: ignore[return-value]
 
     def reduce(self, side: str) -> None:
-        oi, dj, score, enc = self._merged(side)
+        oi, dj, lower, upper, enc = self._merged(side)
         floor = self.floor[side]
         if side == "o":
             group, tie = oi, self.demands.ids[dj]
         else:
             group, tie = dj, self.offers.ids[oi]
-        top = _top_k_positions(group, score, tie, self.k, floor.size)
-        oi, dj, score, enc = oi[top], dj[top], score[top], enc[top]
-        group = group[top]
-        full = np.bincount(group, minlength=floor.size) >= self.k
+        top = _top_k_positions(group, lower, tie, self.k, floor.size)
+        full = np.bincount(group[top], minlength=floor.size) >= self.k
         lowest = np.full(floor.size, np.inf)
-        np.minimum.at(lowest, group, score)
-        floor[full] = lowest[full]
-        self.pending[side] = [(oi, dj, score, enc)]
-        self.size[side] = top.size
-        self.limit[side] = max(PENDING_LIMIT, 2 * top.size)
+        np.minimum.at(lowest, group[top], lower[top])
+        floor[full] = np.maximum(floor[full], lowest[full])
+        keep = np.flatnonzero(upper >= floor[group])
+        self.pending[side] = [(oi[keep], dj[keep], lower[keep], upper[keep], enc[keep])]
+        self.size[side] = keep.size
+        self.limit[side] = max(PENDING_LIMIT, 2 * keep.size)
 
     def finish(self) -> tuple[IntArray, IntArray, IntArray]:
-        """(offer rows, demand rows, encodings) of the pairs in either top k."""
+        """(offer rows, demand rows, encodings) of every pair that may be in either top k."""
         self.reduce("o")
         self.reduce("d")
-        (oi_o, dj_o, s_o, e_o), (oi_d, dj_d, s_d, e_d) = self._merged("o"), self._merged("d")
+        (oi_o, dj_o, _, _, e_o), (oi_d, dj_d, _, _, e_d) = self._merged("o"), self._merged("d")
         oi, dj = np.concatenate((oi_o, oi_d)), np.concatenate((dj_o, dj_d))
-        score, enc = np.concatenate((s_o, s_d)), np.concatenate((e_o, e_d))
+        enc = np.concatenate((e_o, e_d))
         _, first = np.unique(oi * len(self.demands) + dj, return_index=True)
-        oi, dj, score, enc = oi[first], dj[first], score[first], enc[first]
-        keep = _union_mask(
-            oi,
-            len(self.offers),
-            dj,
-            len(self.demands),
-            score,
-            self.offers.ids[oi],
-            self.demands.ids[dj],
-            self.k,
-        )
-        at = np.flatnonzero(keep)
-        return oi[at], dj[at], enc[at]
+        return oi[first], dj[first], enc[first]
 
 
 def _kd_chunks(batch: ListingBatch, rows: IntArray, size: int) -> Iterator[IntArray]:
@@ -929,8 +1020,20 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
     stats = run.stats()
     oi, dj, enc = select.finish()
     run.floors = None
-    kept = run.rescore(oi, dj, enc)
-    return _empty_result(stats) if kept is None else kept.result(offers, demands, stats)
+    scored = run.rescore(oi, dj, enc)
+    if scored is None:
+        return _empty_result(stats)
+    keep = _union_mask(
+        scored.oi,
+        len(offers),
+        scored.dj,
+        len(demands),
+        scored.score,
+        offers.ids[scored.oi],
+        demands.ids[scored.dj],
+        k,
+    )
+    return scored.take(np.flatnonzero(keep)).result(offers, demands, stats)
 
 
 def _radius_chunks(batch: ListingBatch, rows: IntArray, radius: FloatArray) -> Iterator[IntArray]:
@@ -1059,6 +1162,7 @@ def top_k_matches_for_offer_chunk(
         legal_fn=legal_fn,
         text_fn=text_fn,
     )
+    run.defer_text = text_fn is not None
     return _top_k(offers, index, run, k)
 
 

@@ -122,6 +122,8 @@ class MaterialRule(StrEnum):
 
 _RESOURCE_CODES: Final[tuple[ResourceType, ...]] = tuple(ResourceType)
 _UNIT_CODES: Final[tuple[BaseUnit, ...]] = tuple(BaseUnit)
+_RESOURCE_INDEX: Final[Mapping[str, int]] = {str(r): n for n, r in enumerate(_RESOURCE_CODES)}
+_UNIT_INDEX: Final[Mapping[str, int]] = {str(u): n for n, u in enumerate(_UNIT_CODES)}
 
 DEFAULT_MAX_DISTANCE_KM: Final[Mapping[str, float]] = {
     ResourceType.MATERIAL: 500.0,  # bulk materials travel hundreds of km
@@ -936,6 +938,9 @@ class ListingBatch:
     strong_ptr: IntArray
     strong_ids: IntArray
     strong_weights: IntArray
+    # Listings with the same material signature (code, path, concepts and, for demands, what
+    # they accept) have the same keys: the number of the signature, in order of appearance.
+    material_sig: IntArray
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -945,24 +950,54 @@ class ListingBatch:
         return np.column_stack((self.x, self.y, self.z))
 
 
+def _material_signature(p: ListingProfile, demand: DemandProfile | None) -> tuple[object, ...]:
+    """What ``_listing_keys`` reads: listings with the same signature have the same keys."""
+    if demand is None:
+        return (p.low_code, p.category_path, p.concepts)
+    return (
+        p.low_code,
+        p.category_path,
+        p.concepts,
+        demand.accepted_codes,
+        demand.accepted_categories,
+    )
+
+
 def _batch_columns(
     profiles: Sequence[ListingProfile], demands: Sequence[DemandProfile] | None
 ) -> dict[str, object]:
     n = len(profiles)
     vocab: dict[str, int] = {}
-    ptr = {"key": np.zeros(n + 1, dtype=np.int64), "strong": np.zeros(n + 1, dtype=np.int64)}
-    ids: dict[str, list[int]] = {"key": [], "strong": []}
-    weights: dict[str, list[int]] = {"key": [], "strong": []}
-    root = np.full(n, -1, dtype=np.int64)
+    # Keys once per distinct material signature (a batch has far fewer than listings), then
+    # each listing's rows of the two key structures are gathered from its signature's.
+    signature_of: dict[tuple[object, ...], int] = {}
+    sig = np.empty(n, dtype=np.int64)
+    per_sig: dict[str, list[tuple[list[int], list[int]]]] = {"key": [], "strong": []}
+    sig_root: list[int] = []
     for i, p in enumerate(profiles):
-        keysets = _listing_keys(p, demands[i] if demands is not None else None)
-        for name, keys in zip(("key", "strong"), keysets, strict=True):
-            for key, weight in keys.items():
-                ids[name].append(vocab.setdefault(key, len(vocab)))
-                weights[name].append(weight)
-            ptr[name][i + 1] = len(ids[name])
-        if p.category_path:
-            root[i] = vocab["p:" + p.category_path[0]]
+        demand = demands[i] if demands is not None else None
+        signature = _material_signature(p, demand)
+        s = signature_of.get(signature)
+        if s is None:
+            s = signature_of[signature] = len(sig_root)
+            for name, keys in zip(("key", "strong"), _listing_keys(p, demand), strict=True):
+                per_sig[name].append(
+                    ([vocab.setdefault(key, len(vocab)) for key in keys], list(keys.values()))
+                )
+            sig_root.append(vocab["p:" + p.category_path[0]] if p.category_path else -1)
+        sig[i] = s
+    structures: dict[str, tuple[IntArray, IntArray, IntArray]] = {}
+    for name, rows in per_sig.items():
+        lengths = np.array([len(ids) for ids, _ in rows], dtype=np.int64)
+        flat_ids = np.array([k for ids, _ in rows for k in ids], dtype=np.int64)
+        flat_weights = np.array([w for _, ws in rows for w in ws], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if rows else lengths
+        count = lengths[sig] if n else np.zeros(0, dtype=np.int64)
+        ptr = np.concatenate(([0], np.cumsum(count))).astype(np.int64)
+        offset = np.arange(int(ptr[-1]), dtype=np.int64) - np.repeat(ptr[:-1], count)
+        at = np.repeat(starts[sig], count) + offset if n else offset
+        structures[name] = (ptr, flat_ids[at], flat_weights[at])
+    root = np.array(sig_root, dtype=np.int64)[sig] if n else np.full(0, -1, dtype=np.int64)
     code6 = np.array([int(p.low_code) if p.low_code else -1 for p in profiles], dtype=np.int64)
     has_code = code6 >= 0
     lat = np.array([p.lat for p in profiles], dtype=np.float64)
@@ -970,12 +1005,8 @@ def _batch_columns(
     phi, lam = np.radians(lat), np.radians(lon)
     return {
         "ids": np.array([p.id for p in profiles], dtype=np.int64),
-        "resource": np.array(
-            [_RESOURCE_CODES.index(ResourceType(p.resource_type)) for p in profiles], dtype=np.int8
-        ),
-        "unit": np.array(
-            [_UNIT_CODES.index(BaseUnit(p.base_unit)) for p in profiles], dtype=np.int8
-        ),
+        "resource": np.array([_RESOURCE_INDEX[p.resource_type] for p in profiles], dtype=np.int8),
+        "unit": np.array([_UNIT_INDEX[p.base_unit] for p in profiles], dtype=np.int8),
         "code6": code6,
         "sub4": np.where(has_code, code6 // 100, -1),
         "chapter": np.where(has_code, code6 // 10000, -1),
@@ -995,12 +1026,13 @@ def _batch_columns(
         ),
         "root": root,
         "vocab": tuple(vocab),
-        "key_ptr": ptr["key"],
-        "key_ids": np.array(ids["key"], dtype=np.int64),
-        "key_weights": np.array(weights["key"], dtype=np.int64),
-        "strong_ptr": ptr["strong"],
-        "strong_ids": np.array(ids["strong"], dtype=np.int64),
-        "strong_weights": np.array(weights["strong"], dtype=np.int64),
+        "key_ptr": structures["key"][0],
+        "key_ids": structures["key"][1],
+        "key_weights": structures["key"][2],
+        "strong_ptr": structures["strong"][0],
+        "strong_ids": structures["strong"][1],
+        "strong_weights": structures["strong"][2],
+        "material_sig": sig,
     }
 
 

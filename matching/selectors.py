@@ -225,16 +225,23 @@ def demand_scored_listings(
     categories = _categories_for(rows, categories)
     paths = categories.paths
     ids = [r["id"] for r in rows]
+    # The accepted codes and categories of the same rows, by a subquery: a list of 100 000 ids
+    # as parameters costs seconds to send.
+    sliced = queryset.query.is_sliced
+    chosen = queryset.order_by().values("pk") if len(ids) > 1000 and not sliced else ids
     accepted_codes: dict[int, set[str]] = {i: set() for i in ids}
     for demand_id, code in Demand.accepted_codes.through.objects.filter(
-        demand_id__in=ids
+        demand_id__in=chosen
     ).values_list("demand_id", "wastecode_id"):
-        accepted_codes[demand_id].add(code)
-    accepted_rows = list(
-        Demand.accepted_categories.through.objects.filter(demand_id__in=ids).values_list(
-            "demand_id", "materialcategory_id"
-        )
-    )
+        if demand_id in accepted_codes:  # a row published between the two reads is left out
+            accepted_codes[demand_id].add(code)
+    accepted_rows = [
+        (demand_id, category)
+        for demand_id, category in Demand.accepted_categories.through.objects.filter(
+            demand_id__in=chosen
+        ).values_list("demand_id", "materialcategory_id")
+        if demand_id in accepted_codes
+    ]
     if any(category not in paths for _, category in accepted_rows):
         categories = category_table()  # newer than the cached table
         paths = categories.paths

@@ -11,7 +11,6 @@ writes only the rows that changed, through a staged COPY on PostgreSQL.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -49,15 +48,21 @@ from .candidates import (
     side_cache,
     spatial_order,
 )
-from .models import Match, MatchEvent, MatchingRun, MatchingRunChunk, Stage
-from .prospects import prospects_refresh_all
+from .models import Match, MatchingRun, MatchingRunChunk, Stage
+from .prospects import prospects_refresh_for_offer_range
+from .run_table import SCORE_COLUMNS, RunTable
 from .scoring import (
     SCORING_VERSION,
     MaterialMatch,
     explain_pairs,
     structural_match,
 )
-from .tasks import listing_match_task, matching_run_chunk_task, prospects_refresh_for_offer_task
+from .tasks import (
+    listing_match_task,
+    matching_run_chunk_task,
+    prospects_refresh_for_offer_task,
+    prospects_refresh_range_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +90,6 @@ def run_chunk_size(n_offers: int, *, workers: int | None = None) -> int:
 # Match rows from scored pairs
 # --------------------------------------------------------------------------------------------
 
-_SCORE_COLUMNS = (
-    "score",
-    "material_score",
-    "quantity_score",
-    "distance_score",
-    "legal_score",
-    "timing_score",
-)
-
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MatchColumns:
@@ -101,7 +97,7 @@ class MatchColumns:
 
     offer_id: npt.NDArray[np.int64]
     demand_id: npt.NDArray[np.int64]
-    scores: tuple[npt.NDArray[np.float64], ...]  # in _SCORE_COLUMNS order
+    scores: tuple[npt.NDArray[np.float64], ...]  # in SCORE_COLUMNS order
     distance_km: npt.NDArray[np.float64]
     transport_mode: list[str]
     cost_eur_per_tonne: npt.NDArray[np.float64]
@@ -124,7 +120,7 @@ class MatchColumns:
             offer_id=np.concatenate([p.offer_id for p in parts]),
             demand_id=np.concatenate([p.demand_id for p in parts]),
             scores=tuple(
-                np.concatenate([p.scores[n] for p in parts]) for n in range(len(_SCORE_COLUMNS))
+                np.concatenate([p.scores[n] for p in parts]) for n in range(len(SCORE_COLUMNS))
             ),
             distance_km=np.concatenate([p.distance_km for p in parts]),
             transport_mode=[x for p in parts for x in p.transport_mode],
@@ -146,7 +142,7 @@ class MatchColumns:
                 demand_id=int(self.demand_id[n]),
                 **{
                     name: float(column[n])
-                    for name, column in zip(_SCORE_COLUMNS, self.scores, strict=True)
+                    for name, column in zip(SCORE_COLUMNS, self.scores, strict=True)
                 },
                 distance_km=float(self.distance_km[n]),
                 transport_mode=self.transport_mode[n],
@@ -171,7 +167,11 @@ def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
     computed once per distinct value; ``scoring.explain_pairs`` words the rest."""
     offers, demands, oi, dj = found.offers, found.demands, found.oi, found.dj
     routes = best_routes(router, offers, demands, oi, dj)
-    text = pair_cosine(offers.texts, offers.text_row[oi], demands.texts, demands.text_row[dj], oi)
+    text = (
+        found.text
+        if found.text is not None
+        else pair_cosine(offers.texts, offers.text_row[oi], demands.texts, demands.text_row[dj], oi)
+    )
     mode_names = np.array([mode_name(c) for c in range(PIPE_MODE + 1)], dtype=object)
     modes = mode_names[routes.mode.astype(np.int64)].tolist() if len(found) else []
     combos = (offers.legal[oi] << 24) | demands.legal[dj]
@@ -454,265 +454,36 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
 
 
 # --------------------------------------------------------------------------------------------
-# A chunk of a full rematch: write only what changed
+# A chunk of a full rematch
 # --------------------------------------------------------------------------------------------
 
-_COMPARED = (*_SCORE_COLUMNS, "distance_km", "offer_version", "demand_version")
-_STAGED = (
-    "offer_id",
-    "demand_id",
-    *_SCORE_COLUMNS,
-    "distance_km",
-    "transport_mode",
-    "cost_eur_per_tonne",
-    "co2_kg_per_tonne",
-    "tonnes_per_year",
-    "legal_procedure",
-    "legal_flags",
-    "explanation",
-    "scoring_version",
-    "offer_version",
-    "demand_version",
-)
 
-
-_STORED_TYPES: dict[str, type] = {
-    "id": np.int64,
-    "offer_id": np.int64,
-    "demand_id": np.int64,
-    "offer_version": np.int64,
-    "demand_version": np.int64,
-    **dict.fromkeys((*_SCORE_COLUMNS, "distance_km"), np.float64),
-}
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _Stored:
-    """The matches of a scope as columns, sorted by (offer, demand) key."""
-
-    key: npt.NDArray[np.int64]
-    id: npt.NDArray[np.int64]
-    proposed: npt.NDArray[np.bool_]
-    values: dict[str, np.ndarray]
-
-    @classmethod
-    def read(cls, scope: Q) -> _Stored:
-        fields = ("id", "offer_id", "demand_id", "stage", *_COMPARED, "transport_mode",
-                  "legal_procedure", "scoring_version")  # fmt: skip
-        sql, params = Match.objects.filter(scope).values_list(*fields).query.sql_with_params()
-        parts: dict[str, list[np.ndarray]] = {name: [] for name in fields}
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(100_000):  # columns a batch at a time: little memory
-                for name, column in zip(fields, zip(*rows, strict=True), strict=True):
-                    parts[name].append(np.array(column, dtype=_STORED_TYPES.get(name, object)))
-        data = {
-            name: np.concatenate(chunks) if chunks else np.zeros(0, dtype=object)
-            for name, chunks in parts.items()
-        }
-        key = _pair_key(
-            np.array(data["offer_id"], dtype=np.int64), np.array(data["demand_id"], dtype=np.int64)
+def _chunk_columns(found: Found, *, today: date, router: Router) -> list[MatchColumns]:
+    """The chunk's rows, explained a batch at a time."""
+    return [
+        match_columns(
+            found.take(np.arange(start, min(start + WRITE_BATCH, len(found)))),
+            today=today,
+            router=router,
         )
-        order = np.argsort(key, kind="stable")
-        values: dict[str, np.ndarray] = {
-            name: np.array(data[name], dtype=np.float64)[order] for name in _COMPARED[:7]
-        }
-        for name in ("offer_version", "demand_version"):
-            values[name] = np.array(data[name], dtype=np.int64)[order]
-        for name in ("transport_mode", "legal_procedure", "scoring_version"):
-            values[name] = np.array(data[name], dtype=object)[order]
-        return cls(
-            key=key[order],
-            id=np.array(data["id"], dtype=np.int64)[order],
-            proposed=(np.array(data["stage"], dtype=object) == Stage.PROPOSED)[order],
-            values=values,
+        for start in range(0, len(found), WRITE_BATCH)
+    ]
+
+
+def _write_chunk_orm(*, scope: Q, found: Found, today: date, router: Router) -> int:
+    """A chunk's rows through the ORM, straight into the live table (other databases than
+    PostgreSQL: the embedded demo). Proposed matches of the chunk's offers it did not keep
+    are stale and go."""
+    kept = set(zip(found.offer_ids.tolist(), found.demand_ids.tolist(), strict=True))
+    stale = [
+        pk
+        for pk, o, d in Match.objects.filter(scope, stage=Stage.PROPOSED).values_list(
+            "id", "offer_id", "demand_id"
         )
-
-
-def _pair_key(
-    offer_id: npt.NDArray[np.int64], demand_id: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    return (offer_id << 32) | demand_id
-
-
-def _procedures(found: Found, today: date) -> np.ndarray:
-    """The legal procedure of each pair, one oracle lookup per distinct pair of facts."""
-    combos = (found.offers.legal[found.oi] << 24) | found.demands.legal[found.dj]
-    unique, inverse = np.unique(combos, return_inverse=True)
-    names = np.array(
-        [str(LEGAL.outcome(c >> 24, c & ((1 << 24) - 1), today).procedure) for c in unique.tolist()]
-        or [""],
-        dtype=object,
-    )
-    return names[inverse] if unique.size else np.zeros(0, dtype=object)
-
-
-def _changes(found: Found, stored: _Stored, today: date) -> tuple[np.ndarray, np.ndarray]:
-    """(positions of ``found`` to write, ids of stored proposed matches to delete).
-
-    A pair is written unless its stored row is identical (scores, km, mode, procedure,
-    versions, scoring version) or a person has reviewed it; a stored proposed pair the chunk
-    did not keep is stale."""
-    key = _pair_key(found.offer_ids, found.demand_ids)
-    if stored.key.size:
-        at = np.minimum(np.searchsorted(stored.key, key), stored.key.size - 1)
-        hit = stored.key[at] == key
-    else:
-        at = np.zeros(key.size, dtype=np.int64)
-        hit = np.zeros(key.size, dtype=np.bool_)
-    same = hit & stored.proposed[at] if stored.key.size else hit
-    if same.any():
-        v = stored.values
-        new = {
-            "score": found.score, "material_score": found.material,
-            "quantity_score": found.quantity, "distance_score": found.distance,
-            "legal_score": found.legal, "timing_score": found.timing, "distance_km": found.km,
-            "offer_version": found.offers.version[found.oi],
-            "demand_version": found.demands.version[found.dj],
-        }  # fmt: skip
-        for name, column in new.items():
-            same &= v[name][at] == column
-        modes = np.array([mode_name(c) for c in range(PIPE_MODE + 1)], dtype=object)
-        same &= v["transport_mode"][at] == modes[found.mode.astype(np.int64)]
-        same &= v["scoring_version"][at] == SCORING_VERSION
-        check = np.flatnonzero(same)
-        same[check] &= v["legal_procedure"][at[check]] == _procedures(found.take(check), today)
-    reviewed = hit & ~stored.proposed[at] if stored.key.size else hit
-    write = np.flatnonzero(~same & ~reviewed)
-    kept = np.zeros(stored.key.size, dtype=np.bool_)
-    kept[at[hit]] = True
-    stale = stored.id[stored.proposed & ~kept]
-    return write, stale
-
-
-class _Staging:
-    """Matches staged by COPY in a temporary table, then upserted in one statement
-    (PostgreSQL): rows are explained and copied a batch at a time, so a chunk's million rows
-    never sit in memory as Python strings at once."""
-
-    TABLE = "matching_match_stage"
-
-    def __init__(self) -> None:
-        self.table = Match._meta.db_table
-        self.columns = ", ".join(_STAGED)
-        self.rows = 0
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
-            cursor.execute(
-                f"CREATE TEMP TABLE {self.TABLE} ON COMMIT DROP AS "  # noqa: S608 (model table)
-                f"SELECT {self.columns} FROM {self.table} WITH NO DATA"
-            )
-
-    def add(self, columns: MatchColumns) -> None:
-        rows = zip(
-            columns.offer_id.tolist(),
-            columns.demand_id.tolist(),
-            *(c.tolist() for c in columns.scores),
-            columns.distance_km.tolist(),
-            columns.transport_mode,
-            columns.cost_eur_per_tonne.tolist(),
-            columns.co2_kg_per_tonne.tolist(),
-            columns.tonnes_per_year,
-            columns.legal_procedure,
-            [json.dumps(flags) for flags in columns.legal_flags],
-            columns.explanation,
-            [SCORING_VERSION] * len(columns),
-            columns.offer_version.tolist(),
-            columns.demand_version.tolist(),
-            strict=True,
-        )
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {self.TABLE} ({self.columns}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-        self.rows += len(columns)
-
-    def upsert(self) -> int:
-        """Insert or update every staged row, in (offer, demand) order (the unique index then
-        grows at its end); a match a person has moved past "proposed" meanwhile is left alone."""
-        if not self.rows:
-            return 0
-        now = timezone.now()
-        staged = {
-            name if name in ("offer_id", "demand_id") else Match._meta.get_field(name).column
-            for name in _STAGED
-        }
-        insert, select, params = [], [], []
-        for f in Match._meta.concrete_fields:
-            if f.primary_key:
-                continue
-            insert.append(connection.ops.quote_name(f.column))
-            if f.column in staged:
-                select.append(connection.ops.quote_name(f.column))
-            else:  # a default, e.g. the stage, or a field another feature added
-                value = now if f.name in ("created_at", "updated_at") else f.get_default()
-                select.append("%s")
-                params.append(f.get_db_prep_save(value, connection))
-        update = ", ".join(
-            f"{q} = EXCLUDED.{q}"
-            for q in (
-                connection.ops.quote_name(Match._meta.get_field(name).column)
-                for name in UPSERT_FIELDS
-            )
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {self.table} ({', '.join(insert)}) "  # noqa: S608 (model tables)
-                f"SELECT {', '.join(select)} FROM {self.TABLE} ORDER BY offer_id, demand_id "
-                f"ON CONFLICT (offer_id, demand_id) DO UPDATE SET {update} "
-                f"WHERE {self.table}.stage = %s",
-                [*params, Stage.PROPOSED],
-            )
-            return cursor.rowcount
-
-
-def _delete_proposed(ids: npt.NDArray[np.int64]) -> None:
-    """Delete these matches (and their events, as the ORM's cascade would) if still proposed,
-    in a few statements however many there are."""
-    events, matches = MatchEvent._meta.db_table, Match._meta.db_table
-    for start in range(0, ids.size, 50_000):
-        batch = ids[start : start + 50_000].tolist()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {events} WHERE match_id IN "  # noqa: S608 (model tables)
-                f"(SELECT id FROM {matches} WHERE id = ANY(%s) AND stage = %s)",
-                [batch, Stage.PROPOSED],
-            )
-            cursor.execute(
-                f"DELETE FROM {matches} WHERE id = ANY(%s) AND stage = %s",  # noqa: S608
-                [batch, Stage.PROPOSED],
-            )
-
-
-def _write_chunk(
-    *, scope: Q, found: Found, today: date, router: Router, clock: _Clock | None = None
-) -> int:
-    """Write a chunk's kept pairs: only those that changed, and delete its stale proposed
-    matches. PostgreSQL stages the rows by COPY (5M rows: about 2 s, against 20 s or more by
-    upsert, DESIGN.md); other databases take the ORM path."""
-    stored = _Stored.read(scope)
-    write, stale = _changes(found, stored, today)
-    if clock is not None:
-        clock.lap("compare")
-    if connection.vendor != "postgresql":
-        columns = match_columns(found.take(write), today=today, router=router)
-        return _write_matches(scope=scope, keep=columns, stale=stale.tolist())
-    _delete_proposed(stale)
-    staging = _Staging()
-    explaining = 0.0
-    for start in range(0, write.size, WRITE_BATCH):
-        began = time.perf_counter()
-        columns = match_columns(
-            found.take(write[start : start + WRITE_BATCH]), today=today, router=router
-        )
-        explaining += time.perf_counter() - began
-        staging.add(columns)
-    written = staging.upsert()
-    if clock is not None:
-        clock.lap(f"explain {write.size} ({explaining:.1f} s), stage and write")
-    return written
+        if (o, d) not in kept
+    ]
+    columns = match_columns(found, today=today, router=router)
+    return _write_matches(scope=scope, keep=columns, stale=stale)
 
 
 @transaction.atomic
@@ -753,11 +524,19 @@ def matching_run_start(
     *, started_by: User | None = None, chunk_size: int | None = RUN_CHUNK_SIZE, enqueue: bool = True
 ) -> MatchingRun:
     """Start a full rematch: split the published offers into chunks by id range
-    (``chunk_size`` offers each; None: ``run_chunk_size``).
+    (``chunk_size`` offers each; None: ``run_chunk_size``). On PostgreSQL the chunks fill a run
+    table of their own (``matching.run_table``) that the last one swaps in; a run still
+    running is superseded (marked failed, its table dropped).
 
     Enqueues: matching_run_chunk_task per chunk on commit, unless `enqueue` is False (the caller
     then runs the chunks in-process).
     """
+    for stale in MatchingRun.objects.select_for_update().filter(status=MatchingRun.Status.RUNNING):
+        stale.status, stale.finished_at = MatchingRun.Status.FAILED, timezone.now()
+        stale.error = "superseded by a newer full rematch"
+        stale.save(update_fields=["status", "finished_at", "error", "updated_at"])
+        if connection.vendor == "postgresql":
+            RunTable(stale.pk).drop()
     ids = list(selectors.published_offers().order_by("id").values_list("id", flat=True))
     size = chunk_size or run_chunk_size(len(ids))
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
@@ -774,22 +553,30 @@ def matching_run_start(
         MatchingRunChunk(run=run, index=n, first_offer_id=c[0], last_offer_id=c[-1])
         for n, c in enumerate(chunks)
     )
+    if chunks and connection.vendor == "postgresql":
+        RunTable(run.pk).create()
     if enqueue:
         for n in range(len(chunks)):
             matching_run_chunk_task.delay_on_commit(run.pk, n)
     return run
 
 
-def matching_run_chunk_process(*, run_id: int, chunk_index: int) -> int:
+def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = False) -> int:
     """Match one chunk of offers against every published demand. Idempotent: a chunk run twice
-    (a redelivery after a killed worker) writes the same rows and counts once.
+    (a redelivery after a killed worker) writes its rows once, and counts once.
 
-    The chunk keeps each offer's top K and each demand's top K among the chunk's offers, and
-    writes only the pairs that changed. An offer whose profile cannot be built is skipped (its
-    ``matching_error`` says why) and the rest of the chunk goes on.
+    The chunk keeps each offer's top K and each demand's top K among the chunk's offers. On
+    PostgreSQL they go into the run's table (swapped in by the last chunk, see
+    ``matching_run_finish``); elsewhere straight into the live table. An offer whose profile
+    cannot be built is skipped (its ``matching_error`` says why) and the rest of the chunk goes
+    on. Locks: the chunk row while its rows are written. ``inline``: the caller runs the whole
+    rematch in this process (see ``matching_run_finish``).
     """
     chunk = MatchingRunChunk.objects.filter(run_id=run_id, index=chunk_index).first()
-    if chunk is None or chunk.done_at is not None:
+    if chunk is None or chunk.run.status != MatchingRun.Status.RUNNING:
+        return 0
+    if chunk.done_at is not None:  # redelivered: a finish that died with its worker is retried
+        matching_run_finish(run_id=run_id, inline=inline)
         return 0
     MatchingRunChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
     in_chunk = Q(id__gte=chunk.first_offer_id, id__lte=chunk.last_offer_id)
@@ -803,14 +590,15 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int) -> int:
     today = timezone.localdate()
     scope = Q(offer_id__gte=chunk.first_offer_id, offer_id__lte=chunk.last_offer_id)
     clock = _Clock()
+    found: Found | None = None
     if offers:
         table = ListingTable.build("offer", offers, router)
         table = table.take(spatial_order(table))
         clock.lap("offers")
         parts = side_cache("demand").parts(router, full_check=True)
         clock.lap("demand index")
-        found = (
-            offer_chunk_matches(
+        if parts:
+            found = offer_chunk_matches(
                 table,
                 parts,
                 k=settings.MATCHING_TOP_K,
@@ -818,30 +606,38 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int) -> int:
                 today=today,
                 router=router,
             )
-            if parts
-            else None
-        )
         clock.lap("engine")
-    else:
-        found = None
+    swap = connection.vendor == "postgresql"
+    columns = (
+        _chunk_columns(found, today=today, router=router) if swap and found is not None else []
+    )
+    clock.lap(f"explain {sum(len(c) for c in columns)}")
     with transaction.atomic():
-        if found is not None:
-            written = _write_chunk(
-                scope=scope, found=found, today=today, router=router, clock=clock
+        # The run row first: a newer run supersedes this one (and drops its table) either
+        # before this chunk writes or after it has committed, never in between.
+        running = MatchingRun.objects.select_for_update().filter(
+            pk=run_id, status=MatchingRun.Status.RUNNING
+        )
+        locked = MatchingRunChunk.objects.select_for_update().filter(pk=chunk.pk).first()
+        if not running.exists() or locked is None or locked.done_at is not None:
+            return 0  # superseded, or another delivery of this chunk finished first
+        if swap:
+            written = RunTable(run_id).insert_chunk(
+                columns, first_offer_id=chunk.first_offer_id, last_offer_id=chunk.last_offer_id
             )
+        elif found is not None:
+            written = _write_chunk_orm(scope=scope, found=found, today=today, router=router)
         else:
             written = 0
             Match.objects.filter(scope, stage=Stage.PROPOSED).delete()
-        marked = MatchingRunChunk.objects.filter(pk=chunk.pk, done_at__isnull=True).update(
-            done_at=timezone.now()
+        MatchingRunChunk.objects.filter(pk=chunk.pk).update(done_at=timezone.now())
+        MatchingRun.objects.filter(pk=run_id).update(
+            done_chunks=F("done_chunks") + 1, matches_written=F("matches_written") + written
         )
-        if marked:
-            MatchingRun.objects.filter(pk=run_id).update(
-                done_chunks=F("done_chunks") + 1, matches_written=F("matches_written") + written
-            )
-            selectors.published_offers().filter(in_chunk).exclude(id__in=list(errors)).update(
-                needs_matching=False, matching_error=""
-            )
+        selectors.published_offers().filter(in_chunk).exclude(id__in=list(errors)).update(
+            needs_matching=False, matching_error=""
+        )
+    clock.lap("write")
     logger.info(
         "run %s chunk %s: %s offers, %s pairs kept, %s written (%s)",
         run_id,
@@ -851,8 +647,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int) -> int:
         written,
         clock,
     )
-    if marked:
-        matching_run_finish(run_id=run_id)
+    matching_run_finish(run_id=run_id, inline=inline)
     return written
 
 
@@ -872,15 +667,65 @@ class _Clock:
         return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.laps)
 
 
-def matching_run_finish(*, run_id: int) -> MatchingRun | None:
-    """Close the run once every chunk is done. Safe to call any number of times."""
+def matching_run_finish(*, run_id: int, inline: bool = False) -> MatchingRun | None:
+    """Close the run once every chunk is done: on PostgreSQL, build the run table's indexes
+    and swap it in (``matching.run_table``), then flag the listings edited during the run so
+    that the sweeper matches them again against what is live now. Safe to call any number of
+    times, from any worker. Enqueues: the prospects refresh, a task per chunk's range of
+    offers, on commit (``inline``: refreshes them here instead).
+    """
+    run = MatchingRun.objects.filter(pk=run_id).first()
+    if run is None or run.status != MatchingRun.Status.RUNNING:
+        return run
+    if run.chunks.filter(done_at__isnull=True).exists():
+        return run
+    if connection.vendor != "postgresql":
+        return _run_finish(run_id=run_id, inline=inline, table=None)
+    with connection.cursor() as cursor:
+        # One worker finishes a run; another that gets here at the same time leaves it.
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_FINISH_LOCK, run_id])
+        if not cursor.fetchone()[0]:
+            return run
+    try:
+        return _run_finish(run_id=run_id, inline=inline, table=RunTable(run_id))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_FINISH_LOCK, run_id])
+
+
+_FINISH_LOCK = 0x5E1F  # advisory lock class of matching_run_finish
+
+
+def _run_finish(*, run_id: int, inline: bool, table: RunTable | None) -> MatchingRun | None:
+    clock = _Clock()
+    if table is not None and table.exists():
+        table.prepare()
+        clock.lap("indexes")
     with transaction.atomic():
         run = MatchingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != MatchingRun.Status.RUNNING:
             return run
-        if run.chunks.filter(done_at__isnull=True).exists():
+        if table is not None and not table.exists():
+            run.status, run.finished_at = MatchingRun.Status.FAILED, timezone.now()
+            run.error = "the run's table is gone; start a new full rematch"
+            run.save(update_fields=["status", "finished_at", "error", "updated_at"])
             return run
+        if table is not None:
+            swapped = table.swap(started_at=run.started_at or run.created_at)
+            clock.lap("swap")
+            logger.info("run %s swapped in: %s (%s)", run_id, swapped, clock)
+        since = run.started_at or run.created_at
+        for model in (Offer, Demand):
+            model.objects.filter(
+                Q(updated_at__gte=since) | Q(site__updated_at__gte=since), status="published"
+            ).update(needs_matching=True)
         run.status, run.finished_at = MatchingRun.Status.DONE, timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
-    prospects_refresh_all()
+        ranges = list(run.chunks.order_by("index").values_list("first_offer_id", "last_offer_id"))
+        if not inline:
+            for first, last in ranges:
+                prospects_refresh_range_task.delay_on_commit(first, last)
+    if inline:
+        for first, last in ranges:
+            prospects_refresh_for_offer_range(first_offer_id=first, last_offer_id=last)
     return run

@@ -234,10 +234,10 @@ def test_refresh_query_count_does_not_grow_with_the_other_side(
     assert written == min(demands, 10)
 
 
-# --- a full rematch writes only what changed ----------------------------------------------------
+# --- a full rematch rewrites the same rows ---------------------------------------------------
 
 
-def test_a_second_full_rematch_writes_nothing_and_keeps_the_rows(
+def test_a_second_full_rematch_keeps_the_rows_and_their_ids(
     django_capture_on_commit_callbacks,
 ) -> None:
     for n in range(4):
@@ -245,14 +245,13 @@ def test_a_second_full_rematch_writes_nothing_and_keeps_the_rows(
         _offer()
     with django_capture_on_commit_callbacks():
         run = matching_run_start()
-    assert matching_run_chunk_process(run_id=run.pk, chunk_index=0) > 0
-    rows = sorted(Match.objects.values_list("offer_id", "demand_id", "score", "explanation"))
+    assert matching_run_chunk_process(run_id=run.pk, chunk_index=0, inline=True) > 0
+    fields = ("id", "offer_id", "demand_id", "score", "explanation")
+    rows = sorted(Match.objects.values_list(*fields))
     with django_capture_on_commit_callbacks():
         again = matching_run_start()
-    assert matching_run_chunk_process(run_id=again.pk, chunk_index=0) == 0
-    assert (
-        sorted(Match.objects.values_list("offer_id", "demand_id", "score", "explanation")) == rows
-    )
+    assert matching_run_chunk_process(run_id=again.pk, chunk_index=0, inline=True) == len(rows)
+    assert sorted(Match.objects.values_list(*fields)) == rows
 
 
 def test_a_full_rematch_agrees_with_listing_by_listing(django_capture_on_commit_callbacks) -> None:

@@ -136,8 +136,10 @@ class Command(BaseCommand):
                     full.append(run)
                     self._say(
                         f"full rematch {run.offers:,} x {run.demands:,} "
-                        f"({'prewarmed' if prewarm else 'cold'}): {run.chunks_seconds:.1f} s, "
-                        f"run {run.total_seconds:.1f} s, peak {run.peak_rss_bytes / 1024**3:.2f} GB"
+                        f"({'prewarmed' if prewarm else 'cold'}): matches live in "
+                        f"{run.matches_seconds:.1f} s (chunks {run.chunks_seconds:.1f} s), "
+                        f"prospects +{run.prospects_seconds:.1f} s, "
+                        f"peak {run.peak_pss_bytes / 1024**3:.2f} GB PSS"
                     )
         if opts["naive"]:
             if not bench.count(Offer):

@@ -41,7 +41,7 @@ class Command(BaseCommand):
         ) as bar:
             if inline:
                 for index in range(run.total_chunks):
-                    matching_run_chunk_process(run_id=run.pk, chunk_index=index)
+                    matching_run_chunk_process(run_id=run.pk, chunk_index=index, inline=True)
                     bar.update(1)
             else:
                 deadline = time.monotonic() + timeout
