@@ -133,6 +133,31 @@ def _jitter(rng: np.random.Generator, n: int, lat0: np.ndarray) -> tuple[np.ndar
     return dlat, dlon
 
 
+def _sectors(rng: np.random.Generator, n: int) -> list[int | None]:
+    """A NACE class for each organisation (as ids of ``NaceCode``), so that prospects have
+    sectors to rank: two in three from the classes the sector-knowledge table names as
+    receivers, the rest from every class; one in twenty without a code."""
+    from listings.models import NaceCode
+
+    from .sector_knowledge import default_index
+
+    classes = dict(
+        NaceCode.objects.filter(
+            level=NaceCode.Level.CLASS, version=NaceCode.Version.REV2
+        ).values_list("code", "id")
+    )
+    if not classes:
+        return [None] * n
+    receivers = sorted({row.nace_class for row in default_index().rows} & classes.keys())
+    every = sorted(classes)
+    pick_receiver = rng.random(n) < 2 / 3
+    out: list[int | None] = []
+    for n_, receiver in enumerate(pick_receiver.tolist()):
+        pool = receivers if receiver and receivers else every
+        out.append(classes[pool[int(rng.integers(len(pool)))]] if n_ % 20 else None)
+    return out
+
+
 def insert_organizations(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` organisations with one site each around the ports: (site ids, org ids, port)."""
     rng = np.random.default_rng(seed)
@@ -150,6 +175,7 @@ def insert_organizations(n: int, *, seed: int) -> tuple[np.ndarray, np.ndarray, 
             "id": org_ids.tolist(),
             "name": [f"Bench {tag} organisation {i}" for i in org_ids.tolist()],
             "country_id": country,
+            "nace_id": _sectors(rng, n),
         },
         n,
     )

@@ -43,8 +43,15 @@ class Response(models.TextChoices):
 class Match(TimeStampedModel):
     """A scored offer × demand pair and where it stands in the facilitator's pipeline."""
 
-    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="matches")
-    demand = models.ForeignKey(Demand, on_delete=models.CASCADE, related_name="matches")
+    # No index of their own: the unique (offer, demand) pair and matching_match_demand_idx
+    # (demand, -score) serve every lookup by offer or by demand, and a full rematch builds
+    # each index of this table once more (matching.run_table).
+    offer = models.ForeignKey(
+        Offer, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
+    demand = models.ForeignKey(
+        Demand, on_delete=models.CASCADE, related_name="matches", db_index=False
+    )
     score = models.FloatField()
     material_score = models.FloatField()
     quantity_score = models.FloatField()

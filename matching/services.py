@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -458,16 +458,17 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def _chunk_columns(found: Found, *, today: date, router: Router) -> list[MatchColumns]:
-    """The chunk's rows, explained a batch at a time."""
-    return [
-        match_columns(
-            found.take(np.arange(start, min(start + WRITE_BATCH, len(found)))),
-            today=today,
-            router=router,
-        )
-        for start in range(0, len(found), WRITE_BATCH)
-    ]
+def _chunk_columns(
+    found: Found, *, today: date, router: Router, clock: _Clock | None = None
+) -> Iterator[MatchColumns]:
+    """The chunk's rows, explained a batch at a time (``clock`` adds up the seconds)."""
+    for start in range(0, len(found), WRITE_BATCH):
+        began = time.perf_counter()
+        rows = np.arange(start, min(start + WRITE_BATCH, len(found)))
+        columns = match_columns(found.take(rows), today=today, router=router)
+        if clock is not None:
+            clock.add("explain", time.perf_counter() - began)
+        yield columns
 
 
 def _write_chunk_orm(*, scope: Q, found: Found, today: date, router: Router) -> int:
@@ -608,22 +609,28 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
             )
         clock.lap("engine")
     swap = connection.vendor == "postgresql"
-    columns = (
-        _chunk_columns(found, today=today, router=router) if swap and found is not None else []
-    )
-    clock.lap(f"explain {sum(len(c) for c in columns)}")
     with transaction.atomic():
-        # The run row first: a newer run supersedes this one (and drops its table) either
-        # before this chunk writes or after it has committed, never in between.
-        running = MatchingRun.objects.select_for_update().filter(
-            pk=run_id, status=MatchingRun.Status.RUNNING
-        )
+        # The run row first, shared with the run's other chunks: a newer run supersedes this
+        # one (and drops its table) either before this chunk writes or after it has committed.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {MatchingRun._meta.db_table} "  # noqa: S608 (model table)
+                "WHERE id = %s AND status = %s FOR KEY SHARE",
+                [run_id, MatchingRun.Status.RUNNING],
+            )
+            running = cursor.fetchone() is not None
         locked = MatchingRunChunk.objects.select_for_update().filter(pk=chunk.pk).first()
-        if not running.exists() or locked is None or locked.done_at is not None:
+        if not running or locked is None or locked.done_at is not None:
             return 0  # superseded, or another delivery of this chunk finished first
         if swap:
+            # Explained and copied a batch at a time: a chunk's million rows never sit in
+            # memory as strings at once.
             written = RunTable(run_id).insert_chunk(
-                columns, first_offer_id=chunk.first_offer_id, last_offer_id=chunk.last_offer_id
+                _chunk_columns(found, today=today, router=router, clock=clock)
+                if found is not None
+                else (),
+                first_offer_id=chunk.first_offer_id,
+                last_offer_id=chunk.last_offer_id,
             )
         elif found is not None:
             written = _write_chunk_orm(scope=scope, found=found, today=today, router=router)
@@ -637,7 +644,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         selectors.published_offers().filter(in_chunk).exclude(id__in=list(errors)).update(
             needs_matching=False, matching_error=""
         )
-    clock.lap("write")
+    clock.lap("explain and write")
     logger.info(
         "run %s chunk %s: %s offers, %s pairs kept, %s written (%s)",
         run_id,
@@ -652,19 +659,25 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
 
 
 class _Clock:
-    """Seconds per step of a chunk, for the log."""
+    """Seconds per step of a chunk, for the log; ``add`` counts a part of a step."""
 
     def __init__(self) -> None:
         self.last = time.perf_counter()
         self.laps: list[tuple[str, float]] = []
+        self.parts: dict[str, float] = {}
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.laps.append((name, now - self.last))
         self.last = now
 
+    def add(self, name: str, seconds: float) -> None:
+        self.parts[name] = self.parts.get(name, 0.0) + seconds
+
     def __str__(self) -> str:
-        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.laps)
+        laps = [f"{name} {seconds:.1f} s" for name, seconds in self.laps]
+        parts = [f"of which {name} {seconds:.1f} s" for name, seconds in self.parts.items()]
+        return ", ".join(laps + parts)
 
 
 def matching_run_finish(*, run_id: int, inline: bool = False) -> MatchingRun | None:
