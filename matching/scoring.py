@@ -552,7 +552,16 @@ def describe_material(
     their List of Waste titles; without it only the codes are named. ``structural``: see
     ``material_match``.
     """
-    match = material_match(offer, demand, text_similarity, structural=structural)
+    return describe_rule(
+        material_match(offer, demand, text_similarity, structural=structural),
+        subchapter_titles=subchapter_titles,
+    )
+
+
+def describe_rule(
+    match: MaterialMatch, *, subchapter_titles: Mapping[str, str] | None = None
+) -> str:
+    """The words of ``describe_material`` for a material match already made."""
     detail = match.detail
     match match.rule:
         case MaterialRule.SAME_CODE:
@@ -687,10 +696,12 @@ def explain_pairs(
     structural: Sequence[MaterialMatch],
     structural_of: IntArray,
     subchapter_titles: Mapping[str, str] | None = None,
+    rule_words: dict[int, str] | None = None,
 ) -> list[str]:
     """``explain`` for many scored, not vetoed pairs at once (offer ``offers[oi[n]]`` with
     demand ``demands[dj[n]]``, both of one resource type), with the same words: a test holds
-    it to ``explain``. ``structural[structural_of[n]]`` is ``structural_match`` of pair n.
+    it to ``explain``. ``structural[structural_of[n]]`` is ``structural_match`` of pair n;
+    ``rule_words`` (filled as it goes) keeps the words of each entry across calls.
 
     A phrase that depends on few values (the material rule) is built once per value; the rest
     are formatted from the columns and joined as object arrays. A full rematch explains about
@@ -700,18 +711,13 @@ def explain_pairs(
     if n == 0:
         return []
     text = np.clip(np.nan_to_num(np.asarray(text_similarity, dtype=np.float64)), 0.0, 1.0)
-    first = _first_positions(structural_of, len(structural))
-    rules = _objects(
-        [
-            describe_material(
-                offers[int(oi[p])], demands[int(dj[p])], 0.0,
-                subchapter_titles=subchapter_titles, structural=match,
-            )
-            for match, p in zip(structural, first, strict=True)
-        ]
-    )  # fmt: skip
-    rule_score = np.array([m.score for m in structural], dtype=np.float64)[structural_of]
-    phrase = rules[structural_of]
+    used, local = np.unique(structural_of, return_inverse=True)
+    words = rule_words if rule_words is not None else {}
+    for index in used.tolist():
+        if index not in words:
+            words[index] = describe_rule(structural[index], subchapter_titles=subchapter_titles)
+    phrase = _objects([words[index] for index in used.tolist()])[local]
+    rule_score = np.array([structural[i].score for i in used.tolist()], dtype=np.float64)[local]
     by_text = np.flatnonzero((text >= TEXT_MIN) & (TEXT_WEIGHT * text > rule_score))
     phrase[by_text] = [f"similar description ({t:.2f} text similarity)" for t in text[by_text]]
     # Distance and mode: every pair.
@@ -765,14 +771,6 @@ def _objects(values: Sequence[str]) -> npt.NDArray[np.object_]:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
-
-
-def _first_positions(index: IntArray, size: int) -> list[int]:
-    """For each value 0..size-1, the first position where ``index`` holds it (0 if none)."""
-    first = np.zeros(size, dtype=np.int64)
-    values, positions = np.unique(index, return_index=True)
-    first[values] = positions
-    return first.tolist()
 
 
 # --------------------------------------------------------------------------------------------

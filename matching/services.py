@@ -161,10 +161,17 @@ class MatchColumns:
         ]
 
 
-def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
+def match_columns(
+    found: Found,
+    *,
+    today: date,
+    router: Router,
+    structural: tuple[list[MaterialMatch], npt.NDArray[np.int64], dict[int, str]] | None = None,
+) -> MatchColumns:
     """Route facts, legal outcome and the explanation of each pair of ``found`` (kept pairs
     only). Whatever depends on few values (the legal outcome, the material rule, the mode) is
-    computed once per distinct value; ``scoring.explain_pairs`` words the rest."""
+    computed once per distinct value; ``scoring.explain_pairs`` words the rest.
+    ``structural``: ``_structural_matches(found)``, when the caller has it already."""
     offers, demands, oi, dj = found.offers, found.demands, found.oi, found.dj
     routes = best_routes(router, offers, demands, oi, dj)
     text = (
@@ -173,6 +180,7 @@ def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
         else pair_cosine(offers.texts, offers.text_row[oi], demands.texts, demands.text_row[dj], oi)
     )
     mode_names = np.array([mode_name(c) for c in range(PIPE_MODE + 1)], dtype=object)
+    mode_words = np.array([str(m).replace("_", " ") for m in mode_names], dtype=object)
     modes = mode_names[routes.mode.astype(np.int64)].tolist() if len(found) else []
     combos = (offers.legal[oi] << 24) | demands.legal[dj]
     unique, inverse = np.unique(combos, return_inverse=True)
@@ -188,7 +196,9 @@ def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
         found.legal,
         found.timing,
     )
-    structural, structural_of = _structural_matches(found)
+    matches, structural_of, rule_words = (
+        structural if structural is not None else (*_structural_matches(found), {})
+    )
     explanations = explain_pairs(
         offers.profiles,
         demands.profiles,
@@ -198,11 +208,12 @@ def match_columns(found: Found, *, today: date, router: Router) -> MatchColumns:
         quantity=found.quantity,
         timing=found.timing,
         distance_km=routes.km,
-        transport_mode=[m.replace("_", " ") for m in modes],
+        transport_mode=mode_words[routes.mode.astype(np.int64)].tolist(),
         legal_label=label.tolist(),
         text_similarity=text,
-        structural=structural,
+        structural=matches,
         structural_of=structural_of,
+        rule_words=rule_words,
     )
     # What could be diverted from disposal: the smaller side, for materials (not heat).
     o_tonnes = np.array([p.annual_quantity for p in offers.profiles], dtype=np.float64)
@@ -462,13 +473,21 @@ def _chunk_columns(
     found: Found, *, today: date, router: Router, clock: _Clock | None = None
 ) -> Iterator[MatchColumns]:
     """The chunk's rows, explained a batch at a time (``clock`` adds up the seconds)."""
+    began = time.perf_counter()
+    matches, structural_of = _structural_matches(found)  # once: batches share most of them
+    rule_words: dict[int, str] = {}
     for start in range(0, len(found), WRITE_BATCH):
-        began = time.perf_counter()
         rows = np.arange(start, min(start + WRITE_BATCH, len(found)))
-        columns = match_columns(found.take(rows), today=today, router=router)
+        columns = match_columns(
+            found.take(rows),
+            today=today,
+            router=router,
+            structural=(matches, structural_of[rows], rule_words),
+        )
         if clock is not None:
             clock.add("explain", time.perf_counter() - began)
         yield columns
+        began = time.perf_counter()
 
 
 def _write_chunk_orm(*, scope: Q, found: Found, today: date, router: Router) -> int:
