@@ -140,7 +140,7 @@ def _pair_key(
 
 @dataclass(frozen=True, slots=True)
 class SwapResult:
-    rows: int  # rows of the new live table
+    replaced: int  # run rows whose pair the live table had reviewed or rewritten meanwhile
     kept_from_live: int  # reviewed or recently written rows carried over
     dropped_orphans: int  # run rows whose listing was deleted or unpublished meanwhile
     events_deleted: int  # events of proposed matches that are gone
@@ -285,22 +285,29 @@ class RunTable:
         with connection.cursor() as cursor:
             constraints = self._constraints(cursor)
             indexes = self._plain_indexes(cursor)
-            for n, (_, kind, definition) in enumerate(constraints):
-                if kind in ("p", "u"):
-                    name = _q(self._temporary("c", n))
-                    cursor.execute(f"ALTER TABLE {_q(self.name)} DROP CONSTRAINT IF EXISTS {name}")
-                    cursor.execute(
-                        f"ALTER TABLE {_q(self.name)} ADD CONSTRAINT {name} {definition}"
-                    )
-            for n, (_, definition) in enumerate(indexes):
-                found = _INDEX_DEF_RE.match(definition)
-                if found is None:
-                    raise ValueError(f"unexpected index definition: {definition}")
-                head, _, on, _, rest = found.groups()
-                name = _q(self._temporary("i", n))
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
-                cursor.execute(f"{head}{name}{on}{_q(self.name)}{rest}")
-            cursor.execute(f"ANALYZE {_q(self.name)}")
+            # Room to sort a million keys in memory (this session only, for these builds).
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            try:
+                for n, (_, kind, definition) in enumerate(constraints):
+                    if kind in ("p", "u"):
+                        name = _q(self._temporary("c", n))
+                        cursor.execute(
+                            f"ALTER TABLE {_q(self.name)} DROP CONSTRAINT IF EXISTS {name}"
+                        )
+                        cursor.execute(
+                            f"ALTER TABLE {_q(self.name)} ADD CONSTRAINT {name} {definition}"
+                        )
+                for n, (_, definition) in enumerate(indexes):
+                    found = _INDEX_DEF_RE.match(definition)
+                    if found is None:
+                        raise ValueError(f"unexpected index definition: {definition}")
+                    head, _, on, _, rest = found.groups()
+                    name = _q(self._temporary("i", n))
+                    cursor.execute(f"DROP INDEX IF EXISTS {name}")
+                    cursor.execute(f"{head}{name}{on}{_q(self.name)}{rest}")
+                cursor.execute(f"ANALYZE {_q(self.name)}")
+            finally:
+                cursor.execute("RESET maintenance_work_mem")
 
     def swap(self, *, started_at: datetime) -> SwapResult:
         """Put the prepared run table live (see the module docstring); call it inside a
@@ -335,6 +342,7 @@ class RunTable:
                 f"AND ({live_wins})",
                 [Stage.PROPOSED, started_at],
             )
+            replaced = cursor.rowcount
             columns = ", ".join(_q(f.column) for f in Match._meta.concrete_fields)
             cursor.execute(
                 f"INSERT INTO {_q(self.name)} ({columns}) "  # noqa: S608
@@ -394,9 +402,7 @@ class RunTable:
                     f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition} NOT VALID"
                 )
                 cursor.execute(f"ALTER TABLE {_q(table)} VALIDATE CONSTRAINT {_q(name)}")
-            cursor.execute(f"SELECT count(*) FROM {_q(self.live)}")  # noqa: S608 (model table)
-            rows = int(cursor.fetchone()[0])
-        return SwapResult(rows, kept, orphans, events_deleted)
+        return SwapResult(replaced, kept, orphans, events_deleted)
 
     def _constraints(self, cursor: Any) -> list[tuple[str, str, str]]:
         """(name, kind, definition) of the live table's primary key, unique and foreign-key

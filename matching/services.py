@@ -638,7 +638,14 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
                 [run_id, MatchingRun.Status.RUNNING],
             )
             running = cursor.fetchone() is not None
-        locked = MatchingRunChunk.objects.select_for_update().filter(pk=chunk.pk).first()
+        # The chunk row alone: the model's ordering joins the run, which FOR UPDATE would
+        # lock as well, one chunk's write after the other.
+        locked = (
+            MatchingRunChunk.objects.select_for_update(of=("self",))
+            .filter(pk=chunk.pk)
+            .order_by("pk")
+            .first()
+        )
         if not running or locked is None or locked.done_at is not None:
             return 0  # superseded, or another delivery of this chunk finished first
         if swap:

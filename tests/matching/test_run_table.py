@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from listings import services as listing_services
@@ -258,3 +259,18 @@ def test_events_point_at_the_new_table_after_a_swap(django_capture_on_commit_cal
                 "VALUES (%s, 'response', '', '', 'x', %s, '')",
                 [match.pk + 10_000, timezone.now() - timedelta(seconds=1)],
             )
+
+
+def test_chunks_of_one_run_do_not_lock_each_other_out(django_capture_on_commit_callbacks) -> None:
+    """Each chunk locks its own row only: two chunks write their rows at the same time."""
+    _network(offers=2, demands=1)
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=1)
+    with CaptureQueriesContext(connection) as queries:
+        matching_run_chunk_process(run_id=run.pk, chunk_index=0)
+    locking = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    chunk_locks = [sql for sql in locking if "matching_matchingrunchunk" in sql]
+    assert chunk_locks
+    for sql in chunk_locks:
+        assert "JOIN" not in sql or 'FOR UPDATE OF "matching_matchingrunchunk"' in sql, sql
+    assert not any('matching_matchingrun" WHERE' in sql for sql in locking)
