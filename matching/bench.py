@@ -792,7 +792,8 @@ def report(
     w: Callable[[str], int] = out.write
     w(f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}.\n\n")
     w(f"Load average during the run (1/5/15 min, at the end): {_load()}; ")
-    w("other sessions shared the machine, so the times are pessimistic.\n\n")
+    w("the benchmark's own processes count in it (two workers on two cores make 2); more ")
+    w("means other jobs shared the machine, and the times are pessimistic.\n\n")
     w(f"Command: `{command}`\n\n")
     if incrementals or skipped:
         w("**Incremental** (one new offer against N published demands, ")
