@@ -393,20 +393,7 @@ def _offer_facts(first_offer_id: int, last_offer_id: int) -> list[_OfferFacts]:
         except (ValueError, TypeError) as exc:
             logger.warning("listing %s skipped by prospects: %s", row["id"], exc)
             continue
-        legal = OfferLegal(
-            country=row["site__country_id"],
-            waste_status=row["waste_status"],
-            evidence=row["status_evidence"],
-            low_code=row["waste_code_id"] or "",
-            hazardous=row["hazardous"],
-            mirror=bool(row["waste_code__mirror"]),
-            list_class=row["list_class"],
-            basel_code=row["basel_code"],
-            mixture=row["mixture"],
-            contaminated=row["contaminated"],
-            pops=row["pops"],
-            resource_type=row["resource_type"],
-        )
+        legal = selectors.offer_legal(row)
         name = row["category__name"] or row["waste_code__title"] or row["title"]
         facts.append(
             _OfferFacts(

@@ -278,16 +278,32 @@ class RunTable:
     def _temporary(self, kind: str, n: int) -> str:
         return f"mrun{int(self.run_id)}_{kind}{n}"
 
-    def prepare(self) -> None:
-        """Build the live table's primary key, unique constraints and indexes on the run table
-        in bulk, without any lock on the live table. Idempotent (a retried finish builds them
-        again)."""
+    def prepare(self, *, top_k: int) -> int:
+        """Keep the global top ``top_k`` of each offer and of each demand, then build the live
+        table's primary key, unique constraints and indexes on the run table in bulk, without
+        any lock on the live table. Idempotent (a retried finish does it again). Returns the
+        rows dropped.
+
+        Each chunk kept every demand's top k among its own offers; a demand's global top k is
+        among those, and an offer's is whole in its chunk. Ties go to the smaller id of the
+        other side, as in the engine (``engine.merge_top_k``)."""
         with connection.cursor() as cursor:
             constraints = self._constraints(cursor)
             indexes = self._plain_indexes(cursor)
             # Room to sort a million keys in memory (this session only, for these builds).
             cursor.execute("SET maintenance_work_mem = '512MB'")
+            cursor.execute("SET work_mem = '256MB'")
             try:
+                cursor.execute(
+                    f"DELETE FROM {_q(self.name)} WHERE ctid IN (SELECT ctid FROM ("  # noqa: S608
+                    "SELECT ctid, row_number() OVER (PARTITION BY offer_id "
+                    "ORDER BY score DESC, demand_id) AS for_offer, "
+                    "row_number() OVER (PARTITION BY demand_id "
+                    f"ORDER BY score DESC, offer_id) AS for_demand FROM {_q(self.name)}) ranked "
+                    "WHERE for_offer > %s AND for_demand > %s)",
+                    [top_k, top_k],
+                )
+                dropped = int(cursor.rowcount)
                 for n, (_, kind, definition) in enumerate(constraints):
                     if kind in ("p", "u"):
                         name = _q(self._temporary("c", n))
@@ -308,6 +324,8 @@ class RunTable:
                 cursor.execute(f"ANALYZE {_q(self.name)}")
             finally:
                 cursor.execute("RESET maintenance_work_mem")
+                cursor.execute("RESET work_mem")
+        return dropped
 
     def swap(self, *, started_at: datetime) -> SwapResult:
         """Put the prepared run table live (see the module docstring); call it inside a

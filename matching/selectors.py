@@ -168,6 +168,24 @@ def _common(row: dict[str, Any], categories: CategoryTable) -> dict[str, Any]:
     }
 
 
+def offer_legal(row: dict[str, Any]) -> OfferLegal:
+    """The legal facts of an offer row read with ``_OFFER_FIELDS``."""
+    return OfferLegal(
+        country=row["site__country_id"],
+        waste_status=row["waste_status"],
+        evidence=row["status_evidence"],
+        low_code=row["waste_code_id"] or "",
+        hazardous=row["hazardous"],
+        mirror=bool(row["waste_code__mirror"]),
+        list_class=row["list_class"],
+        basel_code=row["basel_code"],
+        mixture=row["mixture"],
+        contaminated=row["contaminated"],
+        pops=row["pops"],
+        resource_type=row["resource_type"],
+    )
+
+
 def offer_scored_listings(
     queryset: QuerySet[Offer],
     *,
@@ -185,20 +203,7 @@ def offer_scored_listings(
         except (ValueError, TypeError) as exc:
             _skipped(row["id"], exc, errors)
             continue
-        legal = OfferLegal(
-            country=row["site__country_id"],
-            waste_status=row["waste_status"],
-            evidence=row["status_evidence"],
-            low_code=row["waste_code_id"] or "",
-            hazardous=row["hazardous"],
-            mirror=bool(row["waste_code__mirror"]),
-            list_class=row["list_class"],
-            basel_code=row["basel_code"],
-            mixture=row["mixture"],
-            contaminated=row["contaminated"],
-            pops=row["pops"],
-            resource_type=row["resource_type"],
-        )
+        legal = offer_legal(row)
         result.append(
             ScoredListing(
                 row["id"],

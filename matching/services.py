@@ -279,12 +279,7 @@ def _structural_matches(found: Found) -> tuple[list[MaterialMatch], npt.NDArray[
 
 
 UPSERT_FIELDS = [
-    "score",
-    "material_score",
-    "quantity_score",
-    "distance_score",
-    "legal_score",
-    "timing_score",
+    *SCORE_COLUMNS,
     "distance_km",
     "transport_mode",
     "cost_eur_per_tonne",
@@ -738,8 +733,8 @@ _FINISH_LOCK = 0x5E1F  # advisory lock class of matching_run_finish
 def _run_finish(*, run_id: int, inline: bool, table: RunTable | None) -> MatchingRun | None:
     clock = _Clock()
     if table is not None and table.exists():
-        table.prepare()
-        clock.lap("indexes")
+        dropped = table.prepare(top_k=settings.MATCHING_TOP_K)
+        clock.lap(f"global top {settings.MATCHING_TOP_K} (dropped {dropped}) and indexes")
     with transaction.atomic():
         run = MatchingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != MatchingRun.Status.RUNNING:

@@ -274,3 +274,19 @@ def test_chunks_of_one_run_do_not_lock_each_other_out(django_capture_on_commit_c
     for sql in chunk_locks:
         assert "JOIN" not in sql or 'FOR UPDATE OF "matching_matchingrunchunk"' in sql, sql
     assert not any('matching_matchingrun" WHERE' in sql for sql in locking)
+
+
+def test_the_run_keeps_the_global_top_k_of_each_demand(
+    django_capture_on_commit_callbacks, settings
+) -> None:
+    """Each chunk keeps a demand's top k among its own offers; the finish keeps the top k over
+    all of them (and every offer's own top k)."""
+    settings.MATCHING_TOP_K = 1
+    near = _offer(lat=51.30, lon=4.36)  # chunk 0: nearer to both demands
+    far = _offer(lat=51.60, lon=4.36)  # chunk 1
+    first = _demand(lat=51.28, lon=4.36)  # every offer's best
+    second = _demand(lat=51.20, lon=4.36)  # nobody's best: its own top 1 only
+    run = _run(django_capture_on_commit_callbacks, chunk_size=1)
+    assert run.total_chunks == 2
+    pairs = set(Match.objects.values_list("offer_id", "demand_id"))
+    assert pairs == {(near.pk, first.pk), (far.pk, first.pk), (near.pk, second.pk)}
