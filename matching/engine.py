@@ -51,6 +51,7 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from matching import kernels
 from matching.scoring import (
     DEFAULT_WEIGHTS,
     DISTANCE_SCALE_KM,
@@ -359,6 +360,20 @@ def _union_top_k(result: MatchResult, k: int, stats: EngineStats) -> MatchResult
     return result.take(np.flatnonzero(keep), stats)
 
 
+def top_k_union_mask(
+    offer_id: IntArray, demand_id: IntArray, score: FloatArray, k: int
+) -> BoolArray:
+    """Pairs (given once each, scores in [0, 1]) in the top k of their offer or of their
+    demand; ties go to the smaller id of the other side."""
+    if offer_id.size == 0:
+        return np.zeros(0, dtype=np.bool_)
+    offer_ids, offer_group = np.unique(offer_id, return_inverse=True)
+    demand_ids, demand_group = np.unique(demand_id, return_inverse=True)
+    return _union_mask(
+        offer_group, offer_ids.size, demand_group, demand_ids.size, score, offer_id, demand_id, k
+    )
+
+
 def merge_top_k(results: MatchResult | Iterable[MatchResult], k: int) -> MatchResult:
     """Merge chunk results (from ``top_k_matches_for_offer_chunk``) into the global answer.
 
@@ -536,9 +551,13 @@ def _ball_pairs(
     radius: float | FloatArray,
     *,
     keys: str,
+    inner2: float | FloatArray = -1.0,
+    member_inner2: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Candidate (query row, index row, encoding) of query ``rows`` against ``block`` within
     ``radius`` (a chord, per query row or for all), as a superset (``_Run.score`` cuts exactly).
+    A ring: pairs whose squared chord is at most ``inner2`` (per query row or for all) or at
+    most ``member_inner2`` of the index row were searched before and are left out.
 
     ``keys``: "all" (pairs sharing any key), "strong" (sharing a strong key) or "weak"
     (sharing a weak key but no strong one).
@@ -562,27 +581,42 @@ def _ball_pairs(
         )
         if local.size == 0:
             continue
-        if table is not None:  # the signatures' products, looked up
-            by_sig = table[query.sig[sub]]
-            local_sig = block.sig[local]
-            linked = np.flatnonzero(by_sig.any(axis=0)[local_sig])  # members sharing a key
-            local, local_sig = local[linked], local_sig[linked]
-            cells = by_sig[:, local_sig]
-            r, c = np.nonzero(cells)
-            enc = cells[r, c].astype(np.int64)
-        elif keys == "strong":  # (ball × keys) @ (keys × sub): only the small side changes layout
-            c, r, enc = _csr_pairs(block.strong_rows[local] @ query.strong[sub].T)
+        members = block.members[local]
+        sub_inner2 = (
+            np.full(sub.size, inner2) if isinstance(inner2, float) else np.asarray(inner2)[sub]
+        ) - _SLACK  # a hair inside, so that rounding never loses a pair
+        if table is not None:  # the signatures' products, looked up, and the ring, in one pass
+            r, c, enc, _ = kernels.ball_pairs(
+                query.sig[sub],
+                q.x[sub],
+                q.y[sub],
+                q.z[sub],
+                row_reach2 if per_row else np.full(sub.size, reach2_all),
+                sub_inner2,
+                block.sig[local],
+                ib.x[members],
+                ib.y[members],
+                ib.z[members],
+                np.full(members.size, -1.0)
+                if member_inner2 is None
+                else member_inner2[members] - _SLACK,
+                table,
+            )
+            qi, ii = sub[r], members[c]
         else:
-            c, r, enc = _csr_pairs(block.rows[local] @ query.full[sub].T)
-        qi, ii = sub[r], block.members[local[c]]
-        # Only pairs within the query row's own radius (the ball is wider).
-        within = np.flatnonzero(
-            _chord2(q, ib, qi, ii) <= row_reach2[r]
-            if per_row
-            else _chord2(q, ib, qi, ii) <= reach2_all
-        )
-        if within.size < qi.size:
-            qi, ii, enc = qi[within], ii[within], enc[within]
+            if keys == "strong":  # (ball × keys) @ (keys × sub): only the small side changes
+                c, r, enc = _csr_pairs(block.strong_rows[local] @ query.strong[sub].T)
+            else:
+                c, r, enc = _csr_pairs(block.rows[local] @ query.full[sub].T)
+            qi, ii = sub[r], members[c]
+            # Only pairs within the query row's own ring (the ball is wider).
+            d2 = _chord2(q, ib, qi, ii)
+            within = (d2 <= (row_reach2[r] if per_row else reach2_all)) & (d2 > sub_inner2[r])
+            if member_inner2 is not None:
+                within &= d2 > member_inner2[ii] - _SLACK
+            keep = np.flatnonzero(within)
+            if keep.size < qi.size:
+                qi, ii, enc = qi[keep], ii[keep], enc[keep]
         if keys == "strong":
             qc = q.chapter[qi]
             same_chapter = (qc >= 0) & (qc == ib.chapter[ii])
@@ -1078,7 +1112,7 @@ class _Rings:
                 run.count.chunks += 1
                 for block in blocks:
                     oi, dj, enc = _ball_pairs(
-                        self.query, chunk, self.index, block, radius_o, keys=keys
+                        self.query, chunk, self.index, block, radius_o, keys=keys, inner2=inner2
                     )
                     _add(select, run.score(oi, dj, enc, lo2=inner2, hi2=reach_o[oi]))
         todo_d = self.far_demands[reach_d[self.far_demands] > inner2]
@@ -1093,7 +1127,14 @@ class _Rings:
                 for chunk in _radius_chunks(demands, mine, radius_d):
                     run.count.chunks += 1
                     dj, oi, enc = _ball_pairs(
-                        demand_query, chunk, offer_index, block, radius_d, keys=keys
+                        demand_query,
+                        chunk,
+                        offer_index,
+                        block,
+                        radius_d,
+                        keys=keys,
+                        inner2=inner2,
+                        member_inner2=reach_o,
                     )
                     lo2 = np.maximum(reach_o[oi], inner2)
                     _add(select, run.score(oi, dj, enc, lo2=lo2, hi2=reach_d[dj]))

@@ -464,15 +464,100 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
 # --------------------------------------------------------------------------------------------
 
 
+def _kth_best_per_demand(found: Found, k: int) -> bytes:
+    """Each demand's k-th best score among the pairs of ``found`` (demands with k pairs or
+    more), packed as (demand id, score) records."""
+    demand_id = found.demand_ids
+    order = np.lexsort((-found.score, demand_id))
+    ids = demand_id[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if ids.size else ids
+    counts = np.diff(np.r_[starts, ids.size])
+    full = starts[counts >= k]
+    floors = np.empty(full.size, dtype=_FLOOR_RECORD)
+    floors["demand"], floors["score"] = ids[full], found.score[order[full + k - 1]]
+    return floors.tobytes()
+
+
+_FLOOR_RECORD = np.dtype([("demand", "<i8"), ("score", "<f8")])
+
+
+class _OtherChunksFloors:
+    """The demand floors the run's other chunks have published so far (their k-th best score
+    per demand, ``MatchingRunChunk.demand_floors``): a pair of this chunk that is not in its
+    offer's top k and scores below another chunk's floor for its demand cannot be in that
+    demand's global top k (k pairs of the other chunk score at least the floor), so it need not
+    be explained or written. Read again until every other chunk has published; the run's
+    finish keeps the exact global top k whatever was left out here."""
+
+    def __init__(self, chunk: MatchingRunChunk, total_chunks: int) -> None:
+        self.chunk, self.others = chunk, total_chunks - 1
+        self.seen: set[int] = set()
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.scores = np.zeros(0)
+
+    def below(
+        self, demand_id: npt.NDArray[np.int64], score: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.bool_]:
+        """Which pairs score strictly below another chunk's floor for their demand."""
+        if len(self.seen) < self.others:
+            published = (
+                MatchingRunChunk.objects.filter(
+                    run_id=self.chunk.run_id, demand_floors__isnull=False
+                )
+                .exclude(pk__in=[self.chunk.pk, *self.seen])
+                .values_list("pk", "demand_floors")
+            )
+            for pk, packed in published:
+                floors = np.frombuffer(bytes(packed), dtype=_FLOOR_RECORD)
+                ids = np.concatenate((self.ids, floors["demand"].astype(np.int64)))
+                scores = np.concatenate((self.scores, floors["score"].astype(np.float64)))
+                order = np.lexsort((-scores, ids))
+                first = np.r_[True, ids[order][1:] != ids[order][:-1]] if ids.size else []
+                self.ids, self.scores = ids[order][first], scores[order][first]  # the highest
+                self.seen.add(pk)
+        if self.ids.size == 0:
+            return np.zeros(demand_id.size, dtype=np.bool_)
+        at = np.minimum(np.searchsorted(self.ids, demand_id), self.ids.size - 1)
+        return (self.ids[at] == demand_id) & (score < self.scores[at])
+
+
+def _offer_top_k_first(found: Found, k: int) -> tuple[npt.NDArray[np.int64], int]:
+    """Positions of ``found``: the pairs in their offer's top k first (an offer's top k is
+    whole in its chunk: always written), then the rest; and how many come first."""
+    order = np.lexsort((found.demand_ids, -found.score, found.offer_ids))
+    offer = found.offer_ids[order]
+    starts = np.flatnonzero(np.r_[True, offer[1:] != offer[:-1]]) if offer.size else offer
+    rank = np.arange(offer.size) - np.repeat(starts, np.diff(np.r_[starts, offer.size]))
+    return np.concatenate((order[rank < k], order[rank >= k])), int((rank < k).sum())
+
+
 def _chunk_columns(
-    found: Found, *, today: date, router: Router, clock: _Clock | None = None
+    found: Found,
+    *,
+    today: date,
+    router: Router,
+    clock: _Clock | None = None,
+    floors: _OtherChunksFloors | None = None,
+    k: int = 0,
 ) -> Iterator[MatchColumns]:
-    """The chunk's rows, explained a batch at a time (``clock`` adds up the seconds)."""
+    """The chunk's rows, explained a batch at a time (``clock`` adds up the seconds). With
+    ``floors``, the pairs in their offer's top ``k`` come first and the rest are written only
+    if they may still be in their demand's global top k."""
     began = time.perf_counter()
     matches, structural_of = _structural_matches(found)  # once: batches share most of them
     rule_words: dict[int, str] = {}
+    if floors is not None:
+        order, always = _offer_top_k_first(found, k)
+    else:
+        order, always = np.arange(len(found)), len(found)
     for start in range(0, len(found), WRITE_BATCH):
-        rows = np.arange(start, min(start + WRITE_BATCH, len(found)))
+        rows = order[start : start + WRITE_BATCH]
+        if floors is not None and start + rows.size > always:
+            tail = rows[max(0, always - start) :]
+            gone = floors.below(found.demand_ids[tail], found.score[tail])
+            rows = np.concatenate((rows[: max(0, always - start)], tail[~gone]))
+            if rows.size == 0:
+                continue
         columns = match_columns(
             found.take(rows),
             today=today,
@@ -623,6 +708,12 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
             )
         clock.lap("engine")
     swap = connection.vendor == "postgresql"
+    floors: _OtherChunksFloors | None = None
+    if swap and found is not None:
+        MatchingRunChunk.objects.filter(pk=chunk.pk).update(
+            demand_floors=_kth_best_per_demand(found, settings.MATCHING_TOP_K)
+        )
+        floors = _OtherChunksFloors(chunk, chunk.run.total_chunks)
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this
         # one (and drops its table) either before this chunk writes or after it has committed.
@@ -647,7 +738,14 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
             # Explained and copied a batch at a time: a chunk's million rows never sit in
             # memory as strings at once.
             written = RunTable(run_id).insert_chunk(
-                _chunk_columns(found, today=today, router=router, clock=clock)
+                _chunk_columns(
+                    found,
+                    today=today,
+                    router=router,
+                    clock=clock,
+                    floors=floors,
+                    k=settings.MATCHING_TOP_K,
+                )
                 if found is not None
                 else (),
                 first_offer_id=chunk.first_offer_id,
@@ -755,6 +853,7 @@ def _run_finish(*, run_id: int, inline: bool, table: RunTable | None) -> Matchin
             ).update(needs_matching=True)
         run.status, run.finished_at = MatchingRun.Status.DONE, timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
+        run.chunks.update(demand_floors=None)
         ranges = list(run.chunks.order_by("index").values_list("first_offer_id", "last_offer_id"))
         if not inline:
             for first, last in ranges:

@@ -290,3 +290,22 @@ def test_the_run_keeps_the_global_top_k_of_each_demand(
     assert run.total_chunks == 2
     pairs = set(Match.objects.values_list("offer_id", "demand_id"))
     assert pairs == {(near.pk, first.pk), (far.pk, first.pk), (near.pk, second.pk)}
+
+
+def test_a_chunk_leaves_out_pairs_another_chunk_keeps_out_of_a_demands_top_k(
+    django_capture_on_commit_callbacks, settings
+) -> None:
+    """The first chunk publishes each demand's k-th best score; the second does not write a
+    pair that is not its offer's best and scores below it. The answer stays exact."""
+    settings.MATCHING_TOP_K = 1
+    near = _offer(lat=51.30, lon=4.36)  # chunk 0
+    far = _offer(lat=51.60, lon=4.36)  # chunk 1
+    first = _demand(lat=51.28, lon=4.36)
+    second = _demand(lat=51.20, lon=4.36)
+    run = _run(django_capture_on_commit_callbacks, chunk_size=1)
+    # chunk 0: (near, first), (near, second); chunk 1: (far, first) only. Without the floors
+    # chunk 1 would write (far, second) as well, its demand's best among chunk 1's offers.
+    assert run.matches_written == 3
+    pairs = set(Match.objects.values_list("offer_id", "demand_id"))
+    assert pairs == {(near.pk, first.pk), (far.pk, first.pk), (near.pk, second.pk)}
+    assert not run.chunks.filter(demand_floors__isnull=False).exists()  # cleared at the end

@@ -1,0 +1,36 @@
+"""The compiled kernels against their NumPy meaning (``matching.kernels``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching import kernels
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_ball_pairs_is_its_numpy_meaning(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, m, sq, sm = rng.integers(0, 40), rng.integers(0, 300), 6, 9
+    table = (rng.random((sq, sm)) < 0.3) * rng.integers(1, 1000, (sq, sm))
+    table = table.astype(np.int32)
+    query_sig, member_sig = rng.integers(0, sq, n), rng.integers(0, sm, m)
+    qx, qy, qz = (rng.random(n) for _ in range(3))
+    mx, my, mz = (rng.random(m) for _ in range(3))
+    reach2 = rng.random(n) * 0.8
+    inner2 = np.where(rng.random(n) < 0.5, -1.0, rng.random(n) * 0.2)
+    member_inner2 = np.where(rng.random(m) < 0.5, -1.0, rng.random(m) * 0.3)
+
+    r, c, enc, d2 = kernels.ball_pairs(
+        query_sig, qx, qy, qz, reach2, inner2, member_sig, mx, my, mz, member_inner2, table
+    )
+
+    cells = table[query_sig][:, member_sig]
+    dist2 = (qx[:, None] - mx) ** 2 + (qy[:, None] - my) ** 2 + (qz[:, None] - mz) ** 2
+    ring = (dist2 > np.maximum(inner2[:, None], member_inner2)) & (dist2 <= reach2[:, None])
+    want_r, want_c = np.nonzero((cells != 0) & ring)
+    assert sorted(zip(r.tolist(), c.tolist(), strict=True)) == sorted(
+        zip(want_r.tolist(), want_c.tolist(), strict=True)
+    )
+    assert np.array_equal(enc, cells[r, c])
+    assert np.allclose(d2, dist2[r, c])
