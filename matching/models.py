@@ -266,10 +266,10 @@ class MatchingRunChunk(models.Model):
     last_offer_id = models.BigIntegerField()
     done_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    # Each demand's K-th best score among the chunk's offers, packed (demand id, score), set
-    # once the chunk's engine has run and cleared when the run ends: the other chunks leave
-    # out pairs that cannot make a demand's top K (``services._OtherChunksFloors``).
-    demand_floors = models.BinaryField(null=True, blank=True, editable=False)
+    # The chunk's pairs in their demand's top K among its offers, packed (demand id, offer id,
+    # score), set once the chunk's engine has run and cleared when the run ends: the other
+    # chunks leave out pairs that cannot make a demand's top K (``services._OtherChunksTops``).
+    demand_top_pairs = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["run", "index"]

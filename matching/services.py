@@ -53,6 +53,8 @@ from .prospects import prospects_refresh_for_offer_range
 from .run_table import SCORE_COLUMNS, RunTable
 from .scoring import (
     SCORING_VERSION,
+    FloatArray,
+    IntArray,
     MaterialMatch,
     explain_pairs,
     structural_match,
@@ -464,61 +466,73 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def _kth_best_per_demand(found: Found, k: int) -> bytes:
-    """Each demand's k-th best score among the pairs of ``found`` (demands with k pairs or
-    more), packed as (demand id, score) records."""
-    demand_id = found.demand_ids
-    order = np.lexsort((-found.score, demand_id))
-    ids = demand_id[order]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if ids.size else ids
-    counts = np.diff(np.r_[starts, ids.size])
-    full = starts[counts >= k]
-    floors = np.empty(full.size, dtype=_FLOOR_RECORD)
-    floors["demand"], floors["score"] = ids[full], found.score[order[full + k - 1]]
-    return floors.tobytes()
+_TOP_RECORD = np.dtype([("demand", "<i8"), ("offer", "<i8"), ("score", "<f8")])
 
 
-_FLOOR_RECORD = np.dtype([("demand", "<i8"), ("score", "<f8")])
+def _rank_per_demand(demand: IntArray, offer: IntArray, score: FloatArray) -> IntArray:
+    """Each pair's rank within its demand: score descending, ties to the smaller offer id (as
+    the engine and the finish rank them)."""
+    order = np.lexsort((offer, -score, demand))
+    ranked = demand[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if ranked.size else ranked
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    return rank
 
 
-class _OtherChunksFloors:
-    """The demand floors the run's other chunks have published so far (their k-th best score
-    per demand, ``MatchingRunChunk.demand_floors``): a pair of this chunk that is not in its
-    offer's top k and scores below another chunk's floor for its demand cannot be in that
-    demand's global top k (k pairs of the other chunk score at least the floor), so it need not
-    be explained or written. Read again until every other chunk has published; the run's
-    finish keeps the exact global top k whatever was left out here."""
+def _demand_top_k(found: Found, k: int) -> bytes:
+    """The pairs of ``found`` in their demand's top k among the chunk's offers, packed as
+    (demand id, offer id, score) records."""
+    demand, offer = found.demand_ids, found.offer_ids
+    top = np.flatnonzero(_rank_per_demand(demand, offer, found.score) < k)
+    records = np.empty(top.size, dtype=_TOP_RECORD)
+    records["demand"], records["offer"], records["score"] = (
+        demand[top],
+        offer[top],
+        found.score[top],
+    )
+    return records.tobytes()
 
-    def __init__(self, chunk: MatchingRunChunk, total_chunks: int) -> None:
-        self.chunk, self.others = chunk, total_chunks - 1
+
+class _OtherChunksTops:
+    """What the run's other chunks have published so far (each demand's top k among their
+    offers, ``MatchingRunChunk.demand_top_pairs``), ranked together with this chunk's pairs: a pair
+    that ranks k-th or lower for its demand among them all is not in that demand's global top k,
+    so unless it is in its offer's top k it need not be explained or written. Read again until
+    every other chunk has published; whatever was not known yet, the run's finish cuts."""
+
+    def __init__(self, chunk: MatchingRunChunk, total_chunks: int, found: Found, k: int) -> None:
+        self.chunk, self.others, self.k = chunk, total_chunks - 1, k
+        self.demand, self.offer, self.score = found.demand_ids, found.offer_ids, found.score
         self.seen: set[int] = set()
-        self.ids = np.zeros(0, dtype=np.int64)
-        self.scores = np.zeros(0)
+        self.published: list[npt.NDArray[np.void]] = []
+        self.rank: IntArray | None = None
 
-    def below(
-        self, demand_id: npt.NDArray[np.int64], score: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.bool_]:
-        """Which pairs score strictly below another chunk's floor for their demand."""
+    def outside(self, rows: IntArray) -> npt.NDArray[np.bool_]:
+        """Which of the chunk's pairs ``rows`` rank k-th or lower for their demand."""
         if len(self.seen) < self.others:
-            published = (
+            for pk, packed in (
                 MatchingRunChunk.objects.filter(
-                    run_id=self.chunk.run_id, demand_floors__isnull=False
+                    run_id=self.chunk.run_id, demand_top_pairs__isnull=False
                 )
                 .exclude(pk__in=[self.chunk.pk, *self.seen])
-                .values_list("pk", "demand_floors")
-            )
-            for pk, packed in published:
-                floors = np.frombuffer(bytes(packed), dtype=_FLOOR_RECORD)
-                ids = np.concatenate((self.ids, floors["demand"].astype(np.int64)))
-                scores = np.concatenate((self.scores, floors["score"].astype(np.float64)))
-                order = np.lexsort((-scores, ids))
-                first = np.r_[True, ids[order][1:] != ids[order][:-1]] if ids.size else []
-                self.ids, self.scores = ids[order][first], scores[order][first]  # the highest
+                .values_list("pk", "demand_top_pairs")
+            ):
+                self.published.append(np.frombuffer(bytes(packed), dtype=_TOP_RECORD))
                 self.seen.add(pk)
-        if self.ids.size == 0:
-            return np.zeros(demand_id.size, dtype=np.bool_)
-        at = np.minimum(np.searchsorted(self.ids, demand_id), self.ids.size - 1)
-        return (self.ids[at] == demand_id) & (score < self.scores[at])
+                self.rank = None
+        if not self.published:
+            return np.zeros(rows.size, dtype=np.bool_)
+        if self.rank is None:
+            others = np.concatenate(self.published)
+            n = self.demand.size
+            rank = _rank_per_demand(
+                np.concatenate((self.demand, others["demand"].astype(np.int64))),
+                np.concatenate((self.offer, others["offer"].astype(np.int64))),
+                np.concatenate((self.score, others["score"].astype(np.float64))),
+            )
+            self.rank = rank[:n]
+        return self.rank[rows] >= self.k
 
 
 def _offer_top_k_first(found: Found, k: int) -> tuple[npt.NDArray[np.int64], int]:
@@ -537,25 +551,24 @@ def _chunk_columns(
     today: date,
     router: Router,
     clock: _Clock | None = None,
-    floors: _OtherChunksFloors | None = None,
+    others: _OtherChunksTops | None = None,
     k: int = 0,
 ) -> Iterator[MatchColumns]:
     """The chunk's rows, explained a batch at a time (``clock`` adds up the seconds). With
-    ``floors``, the pairs in their offer's top ``k`` come first and the rest are written only
+    ``others``, the pairs in their offer's top ``k`` come first and the rest are written only
     if they may still be in their demand's global top k."""
     began = time.perf_counter()
     matches, structural_of = _structural_matches(found)  # once: batches share most of them
     rule_words: dict[int, str] = {}
-    if floors is not None:
+    if others is not None:
         order, always = _offer_top_k_first(found, k)
     else:
         order, always = np.arange(len(found)), len(found)
     for start in range(0, len(found), WRITE_BATCH):
         rows = order[start : start + WRITE_BATCH]
-        if floors is not None and start + rows.size > always:
+        if others is not None and start + rows.size > always:
             tail = rows[max(0, always - start) :]
-            gone = floors.below(found.demand_ids[tail], found.score[tail])
-            rows = np.concatenate((rows[: max(0, always - start)], tail[~gone]))
+            rows = np.concatenate((rows[: max(0, always - start)], tail[~others.outside(tail)]))
             if rows.size == 0:
                 continue
         columns = match_columns(
@@ -708,12 +721,11 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
             )
         clock.lap("engine")
     swap = connection.vendor == "postgresql"
-    floors: _OtherChunksFloors | None = None
+    others: _OtherChunksTops | None = None
     if swap and found is not None:
-        MatchingRunChunk.objects.filter(pk=chunk.pk).update(
-            demand_floors=_kth_best_per_demand(found, settings.MATCHING_TOP_K)
-        )
-        floors = _OtherChunksFloors(chunk, chunk.run.total_chunks)
+        k = settings.MATCHING_TOP_K
+        MatchingRunChunk.objects.filter(pk=chunk.pk).update(demand_top_pairs=_demand_top_k(found, k))
+        others = _OtherChunksTops(chunk, chunk.run.total_chunks, found, k)
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this
         # one (and drops its table) either before this chunk writes or after it has committed.
@@ -743,7 +755,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
                     today=today,
                     router=router,
                     clock=clock,
-                    floors=floors,
+                    others=others,
                     k=settings.MATCHING_TOP_K,
                 )
                 if found is not None
@@ -853,7 +865,7 @@ def _run_finish(*, run_id: int, inline: bool, table: RunTable | None) -> Matchin
             ).update(needs_matching=True)
         run.status, run.finished_at = MatchingRun.Status.DONE, timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
-        run.chunks.update(demand_floors=None)
+        run.chunks.update(demand_top_pairs=None)
         ranges = list(run.chunks.order_by("index").values_list("first_offer_id", "last_offer_id"))
         if not inline:
             for first, last in ranges:

@@ -295,8 +295,9 @@ def test_the_run_keeps_the_global_top_k_of_each_demand(
 def test_a_chunk_leaves_out_pairs_another_chunk_keeps_out_of_a_demands_top_k(
     django_capture_on_commit_callbacks, settings
 ) -> None:
-    """The first chunk publishes each demand's k-th best score; the second does not write a
-    pair that is not its offer's best and scores below it. The answer stays exact."""
+    """The first chunk publishes each demand's top k among its offers; the second does not
+    write a pair that is neither its offer's best nor among its demand's best k over both
+    chunks. The answer stays exact."""
     settings.MATCHING_TOP_K = 1
     near = _offer(lat=51.30, lon=4.36)  # chunk 0
     far = _offer(lat=51.60, lon=4.36)  # chunk 1
@@ -308,4 +309,4 @@ def test_a_chunk_leaves_out_pairs_another_chunk_keeps_out_of_a_demands_top_k(
     assert run.matches_written == 3
     pairs = set(Match.objects.values_list("offer_id", "demand_id"))
     assert pairs == {(near.pk, first.pk), (far.pk, first.pk), (near.pk, second.pk)}
-    assert not run.chunks.filter(demand_floors__isnull=False).exists()  # cleared at the end
+    assert not run.chunks.filter(demand_top_pairs__isnull=False).exists()  # cleared at the end
