@@ -80,7 +80,7 @@ MAX_SEGMENTS: Final = 8  # then the segments are merged into one
 BUCKET_SHIFT: Final = 12  # the full check compares checksums of 4096 ids at a time
 TEXT_GROUP: Final = 48  # listings per block product of text vectors
 TEXT_SPARSE_RATIO: Final = 8  # a block product with more cells than this × its pairs: row by row
-TEXT_ROW_BATCH: Final = 100_000  # pairs multiplied row by row at a time
+TEXT_ROW_BATCH: Final = 25_000  # pairs multiplied row by row at a time (each row ~100 n-grams)
 TEXT_FEW: Final = 4  # a side this small is multiplied as a dense matrix
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)

@@ -101,6 +101,7 @@ CHUNK: Final = 1024  # listings per chunk of a pass
 BALL_CHUNK: Final = 32  # listings per ball query
 SIGNATURE_TABLE_CELLS: Final = 1 << 24  # largest query × block signature table held (int32)
 PENDING_LIMIT: Final = 1 << 21  # pending entries per side before a top-k reduction
+RESCORE_BATCH: Final = 1 << 18  # pairs scored exactly at a time at the end
 _SLACK: Final = 1e-9
 
 
@@ -1054,9 +1055,22 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
     stats = run.stats()
     oi, dj, enc = select.finish()
     run.floors = None
-    scored = run.rescore(oi, dj, enc)
-    if scored is None:
+    # A batch at a time: scoring makes a dozen temporaries per pair.
+    rescored = (
+        run.rescore(oi[start : start + RESCORE_BATCH], dj[start : start + RESCORE_BATCH],
+                    enc[start : start + RESCORE_BATCH])
+        for start in range(0, oi.size, RESCORE_BATCH)
+    )  # fmt: skip
+    floor_o, floor_d = select.floor["o"], select.floor["d"]
+    parts = [
+        # k pairs of the offer (or of the demand) score at least its floor: below both, out
+        part.take(np.flatnonzero(part.score >= np.minimum(floor_o[part.oi], floor_d[part.dj])))
+        for part in rescored
+        if part is not None
+    ]
+    if not parts:
         return _empty_result(stats)
+    scored = _Scored.concat(parts)
     keep = _union_mask(
         scored.oi,
         len(offers),

@@ -724,7 +724,9 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
     others: _OtherChunksTops | None = None
     if swap and found is not None:
         k = settings.MATCHING_TOP_K
-        MatchingRunChunk.objects.filter(pk=chunk.pk).update(demand_top_pairs=_demand_top_k(found, k))
+        MatchingRunChunk.objects.filter(pk=chunk.pk).update(
+            demand_top_pairs=_demand_top_k(found, k)
+        )
         others = _OtherChunksTops(chunk, chunk.run.total_chunks, found, k)
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this
