@@ -183,6 +183,24 @@ class RunTable:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {_q(self.name)}")
 
+    @staticmethod
+    def drop_all() -> list[str]:
+        """Drop every run table there is (call when no run is running): a table left by a run
+        whose worker died, or whose row was deleted, takes its ids from the live table's
+        sequence, and would keep the next swap from dropping the live table. Returns their
+        names."""
+        pattern = "^" + re.escape(f"{Match._meta.db_table}_run_") + "[0-9]+$"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind = 'r' AND n.nspname = current_schema() AND c.relname ~ %s",
+                [pattern],
+            )
+            names = sorted(str(name) for (name,) in cursor.fetchall())
+            for name in names:
+                cursor.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+        return names
+
     def insert_chunk(
         self, parts: Iterable[MatchColumns], *, first_offer_id: int, last_offer_id: int
     ) -> int:

@@ -469,14 +469,18 @@ def matches_refresh_for_listing(*, kind: str, listing_id: int, version: int) -> 
 _TOP_RECORD = np.dtype([("demand", "<i8"), ("offer", "<i8"), ("score", "<f8")])
 
 
+def _rank_in_runs(grouped: IntArray) -> IntArray:
+    """The position of each entry within its run of equal values (``grouped`` sorted)."""
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if grouped.size else grouped
+    return np.arange(grouped.size) - np.repeat(starts, np.diff(np.r_[starts, grouped.size]))
+
+
 def _rank_per_demand(demand: IntArray, offer: IntArray, score: FloatArray) -> IntArray:
     """Each pair's rank within its demand: score descending, ties to the smaller offer id (as
     the engine and the finish rank them)."""
     order = np.lexsort((offer, -score, demand))
-    ranked = demand[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]) if ranked.size else ranked
     rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    rank[order] = _rank_in_runs(demand[order])
     return rank
 
 
@@ -499,7 +503,9 @@ class _OtherChunksTops:
     offers, ``MatchingRunChunk.demand_top_pairs``), ranked together with this chunk's pairs: a pair
     that ranks k-th or lower for its demand among them all is not in that demand's global top k,
     so unless it is in its offer's top k it need not be explained or written. Read again until
-    every other chunk has published; whatever was not known yet, the run's finish cuts."""
+    every other chunk has published; whatever was not known yet, the run's finish cuts. (A
+    chunk redelivered after its worker died publishes again; if its offers were edited in
+    between, they are flagged for matching again at the finish, as every edit during a run.)"""
 
     def __init__(self, chunk: MatchingRunChunk, total_chunks: int, found: Found, k: int) -> None:
         self.chunk, self.others, self.k = chunk, total_chunks - 1, k
@@ -539,9 +545,7 @@ def _offer_top_k_first(found: Found, k: int) -> tuple[npt.NDArray[np.int64], int
     """Positions of ``found``: the pairs in their offer's top k first (an offer's top k is
     whole in its chunk: always written), then the rest; and how many come first."""
     order = np.lexsort((found.demand_ids, -found.score, found.offer_ids))
-    offer = found.offer_ids[order]
-    starts = np.flatnonzero(np.r_[True, offer[1:] != offer[:-1]]) if offer.size else offer
-    rank = np.arange(offer.size) - np.repeat(starts, np.diff(np.r_[starts, offer.size]))
+    rank = _rank_in_runs(found.offer_ids[order])
     return np.concatenate((order[rank < k], order[rank >= k])), int((rank < k).sum())
 
 
@@ -648,8 +652,10 @@ def matching_run_start(
         stale.status, stale.finished_at = MatchingRun.Status.FAILED, timezone.now()
         stale.error = "superseded by a newer full rematch"
         stale.save(update_fields=["status", "finished_at", "error", "updated_at"])
-        if connection.vendor == "postgresql":
-            RunTable(stale.pk).drop()
+    if connection.vendor == "postgresql":
+        # The superseded runs' tables, and any a dead run left behind.
+        for name in RunTable.drop_all():
+            logger.info("full rematch: dropped the stale run table %s", name)
     ids = list(selectors.published_offers().order_by("id").values_list("id", flat=True))
     size = chunk_size or run_chunk_size(len(ids))
     chunks = [ids[i : i + size] for i in range(0, len(ids), size)]

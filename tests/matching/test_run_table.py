@@ -310,3 +310,16 @@ def test_a_chunk_leaves_out_pairs_another_chunk_keeps_out_of_a_demands_top_k(
     pairs = set(Match.objects.values_list("offer_id", "demand_id"))
     assert pairs == {(near.pk, first.pk), (far.pk, first.pk), (near.pk, second.pk)}
     assert not run.chunks.filter(demand_top_pairs__isnull=False).exists()  # cleared at the end
+
+
+def test_a_table_left_by_a_dead_run_does_not_block_the_next_one(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """A run table whose run row is gone (a killed benchmark, a deleted run) still takes its
+    ids from the live table's sequence; the next run drops it instead of failing its swap."""
+    _network()
+    RunTable(987654).create()  # no MatchingRun 987654
+    run = _run(django_capture_on_commit_callbacks)
+    assert run.status == MatchingRun.Status.DONE
+    assert Match.objects.count() == 9
+    assert not RunTable(987654).exists()
