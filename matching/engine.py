@@ -13,7 +13,8 @@ Pure: NumPy and SciPy only, no Django, no I/O, no clock, no randomness.
 3. **Block by space, nearest first.** Listings sit in ``cKDTree``s on unit-sphere xyz, and the
    key product runs only inside ball queries (32 listings at a time, in KD-tree order).
    - *Pass 1*: demands whose maximum is at most 75 km (heat, water; ``NEAR_KM``) completely,
-     on all keys; the others on strong keys within 25 km (``FIRST_RING_KM``).
+     on all keys; the others on strong keys within 25 km (``FIRST_RING_KM``). The core within
+     12.5 km (``CORE_KM``) goes first, and the floors it sets (below) prune the rest.
    - Each offer and each demand with k pairs now has a floor, its k-th best score so far.
      Distance alone caps a score: score <= material^w_m × exp(-w_d × km / scale), every other
      component being at most 1. A pair farther than the radius where that cap falls below
@@ -93,6 +94,7 @@ ROAD_DETOUR: Final = 1.25  # road km per great-circle km
 ROAD_MODE: Final = 0  # index of "road" in harbors.logistics.MODE_CODES
 NEAR_KM: Final = 75.0  # demands reaching no farther are searched in one pass, on all keys
 FIRST_RING_KM: Final = 25.0  # pass 1 radius for long-reach demands (strong keys)
+CORE_KM: Final = 12.5  # pass 1 searches this far first, so that its floors prune the rest
 RING_KM: Final = (50.0, 100.0, 200.0, 400.0, math.inf)  # pass 2 rings
 _RADIUS_CLASSES: Final = (
     np.array([12.5, 25, 37.5, 50, 75, 100, 150, 200, 300, 400]) / EARTH_RADIUS_KM
@@ -119,6 +121,8 @@ def _reach2(km: FloatArray) -> FloatArray:
 _NEAR2: Final = float(_reach2(np.array(NEAR_KM)))
 _FIRST2: Final = float(_reach2(np.array(FIRST_RING_KM)))
 _FIRST_CHORD: Final = math.sqrt(_FIRST2)
+_CORE2: Final = float(_reach2(np.array(CORE_KM)))
+_CORE_CHORD: Final = math.sqrt(_CORE2)
 _WEAK2: Final = float(_reach2(np.array(WEAK_LINK_MAX_KM)))
 
 
@@ -1014,20 +1018,28 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
     query = index.query(offers)
     select = _Selector(offers, demands, k)
 
-    # Pass 1: short-reach demands completely; long-reach demands on strong keys nearby.
-    for resource, unit, rows in _groups(offers):
-        blocks = index.blocks_for(resource, unit)
-        for chunk in _kd_chunks(offers, rows, CHUNK) if blocks else ():
-            run.count.chunks += 1
-            for block in blocks:
-                if block.near:
-                    pairs = _ball_pairs(query, chunk, index, block, block.reach_chord, keys="all")
-                    _add(select, run.score(*pairs))
-                else:
-                    pairs = _ball_pairs(query, chunk, index, block, _FIRST_CHORD, keys="strong")
-                    _add(select, run.score(*pairs, hi2=_FIRST2))
-    select.reduce("o")
-    select.reduce("d")
+    # Pass 1: short-reach demands completely; long-reach demands on strong keys nearby. The
+    # core (within CORE_KM) first: the floors it sets prune the rest of the pass.
+    for inner2 in (-1.0, _CORE2):
+        core = inner2 < 0
+        for resource, unit, rows in _groups(offers):
+            blocks = index.blocks_for(resource, unit)
+            for chunk in _kd_chunks(offers, rows, CHUNK) if blocks else ():
+                run.count.chunks += 1
+                for block in blocks:
+                    reach = block.reach_chord if block.near else _FIRST_CHORD
+                    if core:
+                        reach, hi2 = min(reach, _CORE_CHORD), _CORE2
+                    elif reach**2 <= inner2:
+                        continue
+                    else:
+                        hi2 = None if block.near else _FIRST2
+                    keys = "all" if block.near else "strong"
+                    pairs = _ball_pairs(query, chunk, index, block, reach, keys=keys, inner2=inner2)
+                    _add(select, run.score(*pairs, lo2=None if core else inner2, hi2=hi2))
+        select.reduce("o")
+        select.reduce("d")
+        run.floors = (select.floor["o"], select.floor["d"])
     far_blocks = [b for b in index.blocks if not b.near]
     if far_blocks:
         far_demands = np.concatenate([b.members for b in far_blocks])
