@@ -220,7 +220,7 @@ def haversine_km_pairs(
     return _haversine_broadcast(la, oa, lb, ob)
 
 
-def _unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
+def unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
     """Points on the unit sphere (n x 3): their dot product is the cosine of the central angle."""
     phi = np.radians(lat)
     lmb = np.radians(lon)
@@ -578,7 +578,7 @@ class Router:
                     ports=tuple(members),
                     lat=np.array([p.lat for p in members], dtype=np.float64),
                     lon=np.array([p.lon for p in members], dtype=np.float64),
-                    xyz=_unit_vectors(
+                    xyz=unit_vectors(
                         np.array([p.lat for p in members], dtype=np.float64),
                         np.array([p.lon for p in members], dtype=np.float64),
                     ),
@@ -750,8 +750,8 @@ class Router:
         main_km_best = np.zeros_like(gc)
         main_g_best = np.zeros_like(gc)
         mode = np.full(gc.shape, mode_code(Mode.ROAD), dtype=np.int8)
-        o_xyz = _unit_vectors(o_lat, o_lon)
-        d_xyz = _unit_vectors(d_lat, d_lon)
+        o_xyz = unit_vectors(o_lat, o_lon)
+        d_xyz = unit_vectors(d_lat, d_lon)
 
         def origin_side(column: npt.NDArray[Any]) -> npt.NDArray[Any]:
             return column[:, None] if outer else column

@@ -43,7 +43,13 @@ from django.db import connection
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from harbors.logistics import MODE_CODES, Router, haversine_km_pairs, mode_from_code
+from harbors.logistics import (
+    MODE_CODES,
+    Router,
+    haversine_km_pairs,
+    mode_from_code,
+    unit_vectors,
+)
 from listings.models import Demand, ListingStatus, Offer, Site
 
 from . import selectors
@@ -207,8 +213,7 @@ class PortTable:
 
     @classmethod
     def build(cls, router: Router, lat: FloatArray, lon: FloatArray) -> PortTable:
-        phi, lam = np.radians(lat), np.radians(lon)
-        xyz = np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
+        xyz = unit_vectors(lat, lon)
         indices, kms = [], []
         for network in router.networks:
             k = min(router.nearest, len(network.ports))
@@ -505,8 +510,7 @@ def spatial_order(table: ListingTable) -> IntArray:
 
     if len(table) < 2:
         return np.arange(len(table), dtype=np.int64)
-    phi, lam = np.radians(table.lat), np.radians(table.lon)
-    xyz = np.column_stack((np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)))
+    xyz = unit_vectors(table.lat, table.lon)
     return np.asarray(cKDTree(xyz, leafsize=16).indices, dtype=np.int64)
 
 

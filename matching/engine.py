@@ -52,7 +52,6 @@ import numpy.typing as npt
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from matching import kernels
 from matching.scoring import (
     DEFAULT_WEIGHTS,
     DISTANCE_SCALE_KM,
@@ -567,6 +566,8 @@ def _ball_pairs(
     ``keys``: "all" (pairs sharing any key), "strong" (sharing a strong key) or "weak"
     (sharing a weak key but no strong one).
     """
+    from matching import kernels  # Numba costs 0.6 s to import: only where the search runs
+
     q, ib = query.batch, index.batch
     table = query.table(block, keys)
     per_row = not isinstance(radius, float)

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from harbors.logistics import EARTH_RADIUS_KM, haversine_km_pairs
+from harbors.logistics import EARTH_RADIUS_KM, haversine_km_pairs, unit_vectors
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -155,12 +155,6 @@ def rank_prospects(
     return search.rank(rows, sites, theta)
 
 
-def _unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
-    phi, lmb = np.radians(lat), np.radians(lon)
-    cos_phi = np.cos(phi)
-    return np.stack([cos_phi * np.cos(lmb), cos_phi * np.sin(lmb), np.sin(phi)], axis=1)
-
-
 def _chord(road_km: FloatArray) -> FloatArray:
     """The chord on the unit sphere of a road distance (monotonic; +inf gives the diameter)."""
     angle = np.minimum(road_km / (ROAD_DETOUR * EARTH_RADIUS_KM), math.pi)
@@ -207,8 +201,8 @@ class _Search:
         self.excluded = np.unique(
             np.asarray(excluded_rows, np.int64) * n_orgs + np.asarray(excluded_orgs, np.int64)
         )
-        self.xyz = _unit_vectors(offers.lat, offers.lon)
-        site_xyz = _unit_vectors(receivers.site_lat, receivers.site_lon)
+        self.xyz = unit_vectors(offers.lat, offers.lon)
+        site_xyz = unit_vectors(receivers.site_lat, receivers.site_lon)
         bucket_of = np.floor(-self.bias / BUCKET_WIDTH).astype(np.int64)
         self.buckets = []
         for bucket in np.unique(bucket_of):  # ascending: best fit first

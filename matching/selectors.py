@@ -46,8 +46,9 @@ _LISTING_FIELDS = (
     "site__country_id",
     "updated_at",
 )
-_OFFER_FIELDS = (
-    *_LISTING_FIELDS,
+# What ``offer_legal`` reads of an offer row, besides its code and resource type.
+OFFER_LEGAL_FIELDS = (
+    "site__country_id",
     "hazardous",
     "waste_status",
     "status_evidence",
@@ -58,6 +59,7 @@ _OFFER_FIELDS = (
     "pops",
     "waste_code__mirror",
 )
+_OFFER_FIELDS = tuple(dict.fromkeys((*_LISTING_FIELDS, *OFFER_LEGAL_FIELDS)))
 _DEMAND_FIELDS = (
     *_LISTING_FIELDS,
     "quantity_min",
@@ -169,7 +171,8 @@ def _common(row: dict[str, Any], categories: CategoryTable) -> dict[str, Any]:
 
 
 def offer_legal(row: dict[str, Any]) -> OfferLegal:
-    """The legal facts of an offer row read with ``_OFFER_FIELDS``."""
+    """The legal facts of an offer row read with ``OFFER_LEGAL_FIELDS`` (and its code and
+    resource type)."""
     return OfferLegal(
         country=row["site__country_id"],
         waste_status=row["waste_status"],

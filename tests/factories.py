@@ -21,6 +21,8 @@ from listings.models import (
     WasteCode,
 )
 from listings.selectors import public_coordinate
+from matching.models import Match
+from matching.scoring import SCORING_VERSION
 
 
 class UserFactory(factory.django.DjangoModelFactory[User]):
@@ -97,3 +99,22 @@ class DemandFactory(_ListingFactory):
     operation_id = "R5"
     has_permit = True
     max_distance_km = 300
+
+
+class MatchFactory(factory.django.DjangoModelFactory[Match]):
+    """A stored match with middling scores (pass ``offer`` and ``demand``)."""
+
+    class Meta:
+        model = Match
+
+    score = 0.5
+    material_score = 0.5
+    quantity_score = 0.5
+    distance_score = 0.5
+    legal_score = 0.5
+    timing_score = 1
+    distance_km = 10
+    explanation = "x"
+    scoring_version = SCORING_VERSION
+    offer_version = 1
+    demand_version = 1

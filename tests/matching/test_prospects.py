@@ -15,10 +15,16 @@ from listings.models import (
     Offer,
     Organization,
 )
-from matching.models import Match, Prospect
+from matching.models import Prospect
 from matching.prospects import prospects_refresh_all, prospects_refresh_for_offer
 from matching.scoring import SCORING_VERSION
-from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
+from tests.factories import (
+    DemandFactory,
+    MatchFactory,
+    OfferFactory,
+    OrganizationFactory,
+    SiteFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -69,22 +75,7 @@ def organisations(offer: Offer) -> dict[str, Organization]:
         waste_code_id="020304",
         status=ListingStatus.DRAFT,
     )
-    Match.objects.create(
-        offer=offer,
-        demand=other,
-        score=0.5,
-        material_score=0.5,
-        quantity_score=0.5,
-        distance_score=0.5,
-        legal_score=0.5,
-        timing_score=1,
-        distance_km=10,
-        explanation="x",
-        scoring_version=SCORING_VERSION,
-        offer_version=1,
-        demand_version=1,
-        stage="rejected",
-    )
+    MatchFactory(offer=offer, demand=other, stage="rejected")
     Organization.objects.filter(pk=orgs["cement_closed"].pk).update(closed_at=timezone.now())
     # a draft demand for the material does not count: that organisation stays a prospect
     DemandFactory(

@@ -36,15 +36,24 @@ from listings.models import (
 from matching import selectors
 from matching.models import Match, Prospect
 from matching.pair_context import DemandLegal, LegalOracle, LegalOutcome
-from matching.prospects import (
+from matching.prospects import (  # the wording of an explanation is not what this checks
+    _lower_first,
     _replace,
     _sector_fit,
+    _sector_name,
+    _sector_row,
     prospects_refresh_all,
     prospects_refresh_for_offer_range,
 )
 from matching.scoring import DEFAULT_MAX_DISTANCE_KM, DISTANCE_SCALE_KM, SCORING_VERSION
-from matching.sector_knowledge import SectorMatch, default_index, normalize_nace
-from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
+from matching.sector_knowledge import SectorMatch, default_index
+from tests.factories import (
+    DemandFactory,
+    MatchFactory,
+    OfferFactory,
+    OrganizationFactory,
+    SiteFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -247,27 +256,6 @@ def _offer_material_keys(low_code: str, path: Sequence[str]) -> set[str]:
     return keys
 
 
-def _lower_first(text: str) -> str:
-    if len(text) > 1 and text[0].isupper() and not text[1].isupper():
-        return text[0].lower() + text[1:]
-    return text
-
-
-def _sector_name(title: str) -> str:
-    for prefix in ("Manufacture of ", "Production of "):
-        if title.startswith(prefix):
-            return title[len(prefix) :]
-    return _lower_first(title)
-
-
-def _sector_row(receivers: dict[str, SectorMatch], nace_code: str) -> SectorMatch | None:
-    digits = normalize_nace(nace_code)
-    if len(digits) >= 4:
-        return receivers.get(f"{digits[:2]}.{digits[2:4]}")
-    prefix = f"{digits[:2]}.{digits[2:]}"
-    return next((m for nace, m in receivers.items() if nace.startswith(prefix)), None)
-
-
 def _combine(sector: float, distance: float, legal: float) -> float:
     if min(sector, distance, legal) <= 0.0:
         return 0.0
@@ -464,22 +452,7 @@ def _random_network(seed: int) -> None:
 
 
 def _match(offer: Offer, demand: Demand, *, stage: str = "proposed") -> Match:
-    return Match.objects.create(
-        offer=offer,
-        demand=demand,
-        score=0.5,
-        material_score=0.5,
-        quantity_score=0.5,
-        distance_score=0.5,
-        legal_score=0.5,
-        timing_score=1,
-        distance_km=10,
-        explanation="x",
-        scoring_version=SCORING_VERSION,
-        offer_version=1,
-        demand_version=1,
-        stage=stage,
-    )
+    return MatchFactory(offer=offer, demand=demand, stage=stage)
 
 
 # --------------------------------------------------------------------------------------------
