@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .models import (
     DigestSent,
@@ -67,6 +69,11 @@ class MatchingRunChunkInline(admin.TabularInline):
     model = MatchingRunChunk
     extra = 0
     readonly_fields = ["index", "first_offer_id", "last_offer_id", "done_at", "attempts"]
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MatchingRunChunk]:
+        # A running chunk's published top pairs are megabytes the page never shows.
+        return super().get_queryset(request).defer("demand_top_pairs")
 
 
 @admin.register(MatchingRun)

@@ -691,7 +691,11 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
     on. Locks: the chunk row while its rows are written. ``inline``: the caller runs the whole
     rematch in this process (see ``matching_run_finish``).
     """
-    chunk = MatchingRunChunk.objects.filter(run_id=run_id, index=chunk_index).first()
+    chunk = (  # the published top pairs (megabytes) stay in the database
+        MatchingRunChunk.objects.defer("demand_top_pairs")
+        .filter(run_id=run_id, index=chunk_index)
+        .first()
+    )
     if chunk is None or chunk.run.status != MatchingRun.Status.RUNNING:
         return 0
     if chunk.done_at is not None:  # redelivered: a finish that died with its worker is retried
@@ -748,6 +752,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         # lock as well, one chunk's write after the other.
         locked = (
             MatchingRunChunk.objects.select_for_update(of=("self",))
+            .defer("demand_top_pairs")
             .filter(pk=chunk.pk)
             .order_by("pk")
             .first()

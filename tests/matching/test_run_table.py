@@ -273,6 +273,7 @@ def test_chunks_of_one_run_do_not_lock_each_other_out(django_capture_on_commit_c
     assert chunk_locks
     for sql in chunk_locks:
         assert "JOIN" not in sql or 'FOR UPDATE OF "matching_matchingrunchunk"' in sql, sql
+        assert "demand_top_pairs" not in sql  # the chunk's published pairs are not read back
     assert not any('matching_matchingrun" WHERE' in sql for sql in locking)
 
 
@@ -323,3 +324,17 @@ def test_a_table_left_by_a_dead_run_does_not_block_the_next_one(
     assert run.status == MatchingRun.Status.DONE
     assert Match.objects.count() == 9
     assert not RunTable(987654).exists()
+
+
+def test_the_run_admin_shows_chunks_without_their_published_pairs(
+    admin_client, django_capture_on_commit_callbacks
+) -> None:
+    _network(offers=2, demands=1)
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=1)
+    run.chunks.update(demand_top_pairs=b"\x00" * 24)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(f"/admin/matching/matchingrun/{run.pk}/change/")
+    assert response.status_code == 200
+    assert b"first offer id" in response.content.lower()
+    assert not any("demand_top_pairs" in q["sql"] for q in queries.captured_queries)
