@@ -75,6 +75,7 @@ from matching.scoring import (
     distance_pairs,
     key_incidence,
     legal_pairs,
+    material_cap,
     material_pairs,
     material_structure_pairs,
     quantity_pairs,
@@ -99,7 +100,7 @@ _RADIUS_CLASSES: Final = (
     np.array([12.5, 25, 37.5, 50, 75, 100, 150, 200, 300, 400]) / EARTH_RADIUS_KM
 )
 CHUNK: Final = 1024  # listings per chunk of a pass
-BALL_CHUNK: Final = 32  # listings per ball query
+BALL_CHUNK: Final = 64  # listings per ball query
 SIGNATURE_TABLE_CELLS: Final = 1 << 24  # largest query × block signature table held (int32)
 PENDING_LIMIT: Final = 1 << 21  # pending entries per side before a top-k reduction
 RESCORE_BATCH: Final = 1 << 18  # pairs scored exactly at a time at the end
@@ -489,6 +490,10 @@ class SpatialIndex:
         for key in np.unique(keys).tolist():
             members = np.flatnonzero(keys == key)
             sig, sig_rows, sig_strong_rows = _signatures(batch, members, full, strong)
+            # Members in signature order: a ball's members, sorted by position, come grouped
+            # by signature, as the search kernel visits them.
+            by_sig = np.argsort(sig, kind="stable")
+            members, sig = members[by_sig], sig[by_sig]
             self.blocks.append(
                 _Block(
                     resource=key // 32,
@@ -555,6 +560,7 @@ def _ball_pairs(
     radius: float | FloatArray,
     *,
     keys: str,
+    run: _Run,
     inner2: float | FloatArray = -1.0,
     member_inner2: FloatArray | None = None,
 ) -> tuple[IntArray, IntArray, IntArray]:
@@ -564,12 +570,14 @@ def _ball_pairs(
     most ``member_inner2`` of the index row were searched before and are left out.
 
     ``keys``: "all" (pairs sharing any key), "strong" (sharing a strong key) or "weak"
-    (sharing a weak key but no strong one).
+    (sharing a weak key but no strong one). Pairs whose score bound (``_Run.search_bound``)
+    cannot reach their floors are left out as they are found.
     """
     from matching import kernels  # Numba costs 0.6 s to import: only where the search runs
 
     q, ib = query.batch, index.batch
     table = query.table(block, keys)
+    bound = run.search_bound(query, block, keys, table) if table is not None else None
     per_row = not isinstance(radius, float)
     reach2_all = (min(float(radius), block.reach_chord) + _SLACK) ** 2 if not per_row else 0.0
     found: list[tuple[IntArray, IntArray, IntArray]] = []
@@ -582,8 +590,8 @@ def _ball_pairs(
         if reach < 0:
             continue
         centre, spread = _bounding_ball(q, sub)
-        local = np.asarray(
-            block.tree.query_ball_point(centre, spread + reach + _SLACK), dtype=np.int64
+        local = np.sort(  # by position in the block: grouped by signature
+            np.asarray(block.tree.query_ball_point(centre, spread + reach + _SLACK), dtype=np.int64)
         )
         if local.size == 0:
             continue
@@ -591,7 +599,10 @@ def _ball_pairs(
         sub_inner2 = (
             np.full(sub.size, inner2) if isinstance(inner2, float) else np.asarray(inner2)[sub]
         ) - _SLACK  # a hair inside, so that rounding never loses a pair
-        if table is not None:  # the signatures' products, looked up, and the ring, in one pass
+        if bound is not None:  # the signatures' products, looked up, the ring and the bound
+            log_cap, query_side, member_side = bound
+            query_cut, query_per_chord = query_side.at(sub)
+            member_cut, member_per_chord = member_side.at(members)
             r, c, enc, _ = kernels.ball_pairs(
                 query.sig[sub],
                 q.x[sub],
@@ -607,6 +618,11 @@ def _ball_pairs(
                 if member_inner2 is None
                 else member_inner2[members] - _SLACK,
                 table,
+                log_cap,
+                query_cut,
+                member_cut,
+                query_per_chord,
+                member_per_chord,
             )
             qi, ii = sub[r], members[c]
         else:
@@ -741,6 +757,10 @@ class _Run:
         # bound) and text 1 (``upper``), and text_fn runs only on the pairs whose interval
         # still reaches their listing's floor (``_Selector``, then ``rescore``).
         self.defer_text = False
+        self._log_caps: dict[tuple[int, int, str], npt.NDArray[np.float32]] = {}
+        wd = weights.normalised()[2]
+        self._decay = wd * EARTH_RADIUS_KM / demands.scale_km
+        self._no_decay = np.zeros(len(offers))
 
     def far_reach2(
         self, floor: FloatArray, resource: npt.NDArray[np.int8], material_cap: float = 1.0
@@ -762,6 +782,34 @@ class _Run:
             )
         reach2 = (km / EARTH_RADIUS_KM) ** 2 * (1 + _SLACK) + _SLACK
         return np.asarray(np.where(km >= 0, reach2, -1.0))
+
+    def search_bound(
+        self, query: _Query, block: _Block, keys: str, table: npt.NDArray[np.int32]
+    ) -> tuple[npt.NDArray[np.float32], _Side, _Side]:
+        """What the search kernel cuts on (``kernels.ball_pairs``): per cell of ``table``,
+        w_material × log of the largest material its encoding allows (``scoring.material_cap``,
+        text 1 when text is scored); per listing of each side, the log of its cut (its floor,
+        once there are floors, and ``min_score``) and the log distance decay per unit of chord
+        (the demand side's w_distance × earth radius / scale; 0 for offers). Every other
+        component is at most 1, as in ``score``'s bound."""
+        key = (id(query), id(block), keys)
+        caps = self._log_caps.get(key)
+        if caps is None:
+            wm = self.weights.normalised()[0]
+            cells = np.flatnonzero(table)
+            values, inverse = np.unique(table.ravel()[cells], return_inverse=True)
+            offers_depth, demands_depth = self.offers.depth, self.demands.depth
+            cap = material_cap(values, offers_depth, demands_depth, text=self.text_fn is not None)
+            with np.errstate(divide="ignore"):
+                log_cap = wm * np.log(cap) + 1e-6  # a hair above: float32 never cuts a pair
+            caps = np.full(table.shape, -np.inf, dtype=np.float32)
+            caps.ravel()[cells] = log_cap[inverse]
+            self._log_caps[key] = caps
+        on_demands = query.batch is self.demands
+        floors = (None, None) if self.floors is None else self.floors
+        offer_side = _Side(self, floors[0], self._no_decay)
+        demand_side = _Side(self, floors[1], self._decay)
+        return (caps, demand_side, offer_side) if on_demands else (caps, offer_side, demand_side)
 
     @property
     def weak_cap(self) -> float:
@@ -913,6 +961,21 @@ class _Run:
         )
 
 
+class _Side:
+    """One side's part of the search bound: the log cut and decay of given rows."""
+
+    def __init__(self, run: _Run, floor: FloatArray | None, per_chord: FloatArray) -> None:
+        self.run, self.floor, self.per_chord = run, floor, per_chord
+
+    def at(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
+        if self.floor is None:
+            cut = np.full(rows.size, self.run.log_min)
+        else:
+            with np.errstate(divide="ignore"):
+                cut = np.log(np.maximum(self.floor[rows], self.run.min_score)) - _SLACK
+        return cut, self.per_chord[rows]
+
+
 _SCALE_BY_RESOURCE: Final = np.array([DISTANCE_SCALE_KM[r] for r in ResourceType])
 
 
@@ -1036,7 +1099,9 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
                     else:
                         hi2 = None if block.near else _FIRST2
                     keys = "all" if block.near else "strong"
-                    pairs = _ball_pairs(query, chunk, index, block, reach, keys=keys, inner2=inner2)
+                    pairs = _ball_pairs(
+                        query, chunk, index, block, reach, keys=keys, run=run, inner2=inner2
+                    )
                     _add(select, run.score(*pairs, lo2=None if core else inner2, hi2=hi2))
         select.reduce("o")
         select.reduce("d")
@@ -1139,7 +1204,14 @@ class _Rings:
                 run.count.chunks += 1
                 for block in blocks:
                     oi, dj, enc = _ball_pairs(
-                        self.query, chunk, self.index, block, radius_o, keys=keys, inner2=inner2
+                        self.query,
+                        chunk,
+                        self.index,
+                        block,
+                        radius_o,
+                        keys=keys,
+                        run=run,
+                        inner2=inner2,
                     )
                     _add(select, run.score(oi, dj, enc, lo2=inner2, hi2=reach_o[oi]))
         todo_d = self.far_demands[reach_d[self.far_demands] > inner2]
@@ -1160,6 +1232,7 @@ class _Rings:
                         block,
                         radius_d,
                         keys=keys,
+                        run=run,
                         inner2=inner2,
                         member_inner2=reach_o,
                     )
@@ -1282,7 +1355,7 @@ def _single(
     def search(block: _Block, radius2: float, *, keys: str, lo2: Ring, hi2: Ring) -> None:
         if radius2 < 0:
             return
-        qi, ii, enc = _ball_pairs(query, row, index, block, math.sqrt(radius2), keys=keys)
+        qi, ii, enc = _ball_pairs(query, row, index, block, math.sqrt(radius2), keys=keys, run=run)
         oi, dj = (qi, ii) if offer_is_query else (ii, qi)
         scored = run.score(oi, dj, enc, lo2=lo2, hi2=hi2)
         if scored is not None:

@@ -1162,6 +1162,33 @@ def material_structure_pairs(
     return np.maximum(strong, _WEAK_LUT[index]), strong > 0
 
 
+def material_cap(
+    encoding: IntArray, offer_depths: IntArray, demand_depths: IntArray, *, text: bool
+) -> FloatArray:
+    """The largest material a pair with this encoding can reach, whatever its depths (among
+    the given ones), the weak fields ``complete_strong_encoding`` may add, its concepts'
+    overlap and (``text``) its description similarity: a bound the search applies before it
+    knows the pair's rows."""
+    encoding = np.asarray(encoding, dtype=np.int64)
+    cap = np.zeros(encoding.size)
+    depths = [
+        (int(o) << 4) | int(d)
+        for o in np.unique(offer_depths).tolist()
+        for d in np.unique(demand_depths).tolist()
+    ]
+    for variant in (encoding, encoding | _OWN2, encoding | _PATH, encoding | _OWN2 | _PATH):
+        head = (
+            ((variant >> 3) & (63 << 13))
+            | (np.minimum((variant >> 12) & 15, 1) << 12)
+            | (((variant >> 8) & 15) << 8)
+        )
+        for depth in depths:
+            cap = np.maximum(cap, _STRONG_LUT[head | depth])
+            cap = np.maximum(cap, _WEAK_LUT[head | depth])
+    cap = np.where((encoding & 255) > 0, np.maximum(cap, CONCEPT_BASE + CONCEPT_SPAN), cap)
+    return material_pairs(cap, 1.0 if text else 0.0)
+
+
 def material_pairs(structure: FloatArray, text: FloatArray | float) -> FloatArray:
     """Blend description similarity into the structural score (same rule as material_match)."""
     t = np.clip(np.nan_to_num(np.asarray(text, dtype=np.float64), nan=0.0), 0.0, 1.0)

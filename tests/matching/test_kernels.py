@@ -20,14 +20,27 @@ def test_ball_pairs_is_its_numpy_meaning(seed: int) -> None:
     reach2 = rng.random(n) * 0.8
     inner2 = np.where(rng.random(n) < 0.5, -1.0, rng.random(n) * 0.2)
     member_inner2 = np.where(rng.random(m) < 0.5, -1.0, rng.random(m) * 0.3)
+    if seed % 2:  # members in signature order, as the engine passes them
+        member_sig = np.sort(member_sig)
+    log_cap = np.log(rng.random((sq, sm))).astype(np.float32)
+    # Half the seeds cut nothing (no floors yet), the others cut on floors of both sides.
+    cuts = (rng.random(n) * -2, rng.random(m) * -2) if seed % 4 >= 2 else (None, None)
+    query_cut = np.full(n, -np.inf) if cuts[0] is None else cuts[0]
+    member_cut = np.full(m, -np.inf) if cuts[1] is None else cuts[1]
+    query_per_chord, member_per_chord = rng.random(n) * 3, np.zeros(m)
 
     r, c, enc, d2 = kernels.ball_pairs(
-        query_sig, qx, qy, qz, reach2, inner2, member_sig, mx, my, mz, member_inner2, table
-    )
+        query_sig, qx, qy, qz, reach2, inner2, member_sig, mx, my, mz, member_inner2, table,
+        log_cap, query_cut, member_cut, query_per_chord, member_per_chord,
+    )  # fmt: skip
 
     cells = table[query_sig][:, member_sig]
     dist2 = (qx[:, None] - mx) ** 2 + (qy[:, None] - my) ** 2 + (qz[:, None] - mz) ** 2
     ring = (dist2 > np.maximum(inner2[:, None], member_inner2)) & (dist2 <= reach2[:, None])
+    bound = log_cap[query_sig][:, member_sig] - np.sqrt(dist2) * (
+        query_per_chord[:, None] + member_per_chord
+    )
+    ring &= bound >= np.minimum(query_cut[:, None], member_cut)
     want_r, want_c = np.nonzero((cells != 0) & ring)
     assert sorted(zip(r.tolist(), c.tolist(), strict=True)) == sorted(
         zip(want_r.tolist(), want_c.tolist(), strict=True)

@@ -29,7 +29,9 @@ from matching.scoring import (
     format_low_code,
     joint_vocabulary,
     key_incidence,
+    material_cap,
     material_match,
+    material_pairs,
     material_structure_pairs,
     normalize_low_code,
     pair_encoding,
@@ -334,6 +336,36 @@ def test_strong_keys_find_every_strong_link_and_complete_the_encoding(
     completed = complete_strong_encoding(strong.ravel(), same_chapter, root_o[oi] == root_d[dj])
     hit = strong.ravel() != 0
     assert np.array_equal(completed[hit], full.ravel()[hit])
+
+
+@SETTINGS
+@given(
+    st.lists(offers(), min_size=1, max_size=6),
+    st.lists(demands(), min_size=1, max_size=6),
+    st.floats(min_value=0.0, max_value=1.0),
+)
+def test_material_cap_bounds_every_pair_of_its_encoding(
+    offer_list: list[OfferProfile], demand_list: list[DemandProfile], text: float
+) -> None:
+    """The search cuts on ``material_cap`` before it knows a pair's rows: no pair's material,
+    whatever its text similarity, may exceed the cap of its strong-key product (the encoding
+    the search sees before completing it) or of its full encoding."""
+    ob, db = OfferBatch.from_profiles(offer_list), DemandBatch.from_profiles(demand_list)
+    full = pair_encoding(ob, db).ravel()
+    vocab = joint_vocabulary((ob, db))
+    a = key_incidence(ob, vocabulary_map(ob, vocab), len(vocab), strong=True)
+    b = key_incidence(db, vocabulary_map(db, vocab), len(vocab), strong=True)
+    strong = np.asarray((a @ b.T).toarray(), dtype=np.int64).ravel()
+    n, m = len(offer_list), len(demand_list)
+    oi, dj = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    structure, _ = material_structure_pairs(ob, db, oi, dj, full)
+    with_text, without_text = material_pairs(structure, text), material_pairs(structure, 0.0)
+    for encoding in (full, strong):
+        shared = encoding != 0
+        cap = material_cap(encoding, ob.depth, db.depth, text=True)
+        assert np.all(with_text[shared] <= cap[shared] + 1e-12)
+        cap = material_cap(encoding, ob.depth, db.depth, text=False)
+        assert np.all(without_text[shared] <= cap[shared] + 1e-12)
 
 
 # --------------------------------------------------------------------------------------------
