@@ -86,7 +86,6 @@ MAX_SEGMENTS: Final = 8  # then the segments are merged into one
 BUCKET_SHIFT: Final = 12  # the full check compares checksums of 4096 ids at a time
 TEXT_GROUP: Final = 48  # listings per block product of text vectors
 TEXT_SPARSE_RATIO: Final = 8  # a block product with more cells than this × its pairs: row by row
-TEXT_ROW_BATCH: Final = 25_000  # pairs multiplied row by row at a time (each row ~100 n-grams)
 TEXT_FEW: Final = 4  # a side this small is multiplied as a dense matrix
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -383,12 +382,27 @@ def pair_cosine(
         else:
             out[sel] = np.asarray((a[u] @ b[v].T).toarray())[ui, vi]
     if rowwise:
+        from . import kernels  # Numba costs 0.6 s to import: only where pairs are scored
+
         pending = np.concatenate(rowwise)
-        for start in range(0, pending.size, TEXT_ROW_BATCH):
-            sel = pending[start : start + TEXT_ROW_BATCH]
-            product = a[a_rows[sel]].multiply(b[b_rows[sel]])
-            out[sel] = np.asarray(product.sum(axis=1)).ravel()
+        a, b = _row_sorted(a), _row_sorted(b)
+        out[pending] = kernels.sparse_row_dots(
+            a.indptr,
+            a.indices,
+            a.data,
+            a_rows[pending],
+            b.indptr,
+            b.indices,
+            b.data,
+            b_rows[pending],
+        )
     return np.clip(out, 0.0, 1.0)
+
+
+def _row_sorted(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` with its column indices sorted within each row (as the vectorizer gives
+    them; checked once per matrix, then remembered by SciPy)."""
+    return matrix if matrix.has_sorted_indices else matrix.sorted_indices()
 
 
 # --------------------------------------------------------------------------------------------

@@ -111,3 +111,40 @@ def _grown(values: np.ndarray, size: int) -> np.ndarray:  # pragma: no cover - c
     bigger = np.empty(size, dtype=values.dtype)
     bigger[: values.size] = values
     return bigger
+
+
+@njit(cache=True, nogil=True)
+def sparse_row_dots(  # pragma: no cover - compiled; its NumPy meaning is tested
+    a_ptr: np.ndarray,
+    a_index: np.ndarray,
+    a_value: np.ndarray,
+    a_rows: np.ndarray,
+    b_ptr: np.ndarray,
+    b_index: np.ndarray,
+    b_value: np.ndarray,
+    b_rows: np.ndarray,
+) -> np.ndarray:
+    """The dot product of row ``a_rows[p]`` of CSR matrix a with row ``b_rows[p]`` of b, for
+    every p (column indices sorted within each row). Its NumPy meaning::
+
+        (a[a_rows].multiply(b[b_rows])).sum(axis=1)
+
+    without building the two gathered matrices and their product: a merge of the two rows.
+    """
+    out = np.zeros(a_rows.size)
+    for p in range(a_rows.size):
+        x, x_end = a_ptr[a_rows[p]], a_ptr[a_rows[p] + 1]
+        y, y_end = b_ptr[b_rows[p]], b_ptr[b_rows[p] + 1]
+        total = 0.0
+        while x < x_end and y < y_end:
+            column_a, column_b = a_index[x], b_index[y]
+            if column_a == column_b:
+                total += a_value[x] * b_value[y]
+                x += 1
+                y += 1
+            elif column_a < column_b:
+                x += 1
+            else:
+                y += 1
+        out[p] = total
+    return out

@@ -47,3 +47,23 @@ def test_ball_pairs_is_its_numpy_meaning(seed: int) -> None:
     )
     assert np.array_equal(enc, cells[r, c])
     assert np.allclose(d2, dist2[r, c])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_sparse_row_dots_is_its_numpy_meaning(seed: int) -> None:
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    a = sparse.random(30, 50, density=0.2, format="csr", random_state=seed, dtype=np.float32)
+    b = sparse.random(40, 50, density=0.3, format="csr", random_state=seed + 1, dtype=np.float32)
+    pairs = rng.integers(0, 400)
+    a_rows, b_rows = rng.integers(0, 30, pairs), rng.integers(0, 40, pairs)
+
+    got = kernels.sparse_row_dots(
+        a.indptr, a.indices, a.data, a_rows, b.indptr, b.indices, b.data, b_rows
+    )
+
+    want = np.asarray(a[a_rows].multiply(b[b_rows]).sum(axis=1), dtype=np.float64).ravel()
+    assert got.shape == (pairs,)
+    assert np.allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert pairs == 0 or np.any(got > 0)  # the random rows do overlap
