@@ -384,25 +384,12 @@ def pair_cosine(
     if rowwise:
         from . import kernels  # Numba costs 0.6 s to import: only where pairs are scored
 
-        pending = np.concatenate(rowwise)
-        a, b = _row_sorted(a), _row_sorted(b)
+        pending = np.concatenate(rowwise)  # grouped by ``group``: runs of one a row
         out[pending] = kernels.sparse_row_dots(
-            a.indptr,
-            a.indices,
-            a.data,
-            a_rows[pending],
-            b.indptr,
-            b.indices,
-            b.data,
-            b_rows[pending],
-        )
+            a.indptr, a.indices, a.data, a_rows[pending],
+            b.indptr, b.indices, b.data, b_rows[pending], a.shape[1],
+        )  # fmt: skip
     return np.clip(out, 0.0, 1.0)
-
-
-def _row_sorted(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """``matrix`` with its column indices sorted within each row (as the vectorizer gives
-    them; checked once per matrix, then remembered by SciPy)."""
-    return matrix if matrix.has_sorted_indices else matrix.sorted_indices()
 
 
 # --------------------------------------------------------------------------------------------

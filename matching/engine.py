@@ -265,63 +265,22 @@ def _empty_result(stats: EngineStats) -> MatchResult:
     return MatchResult(i, i, f, f, f, f, f, f, f, np.zeros(0, dtype=np.int8), stats=stats)
 
 
-_BUCKETS: Final = 64
-
-
-def _bucket_cut(
-    group: IntArray, rank: IntArray, n_groups: int, need: IntArray | int
-) -> tuple[IntArray, IntArray]:
-    """Per group, the smallest bucket rank whose cumulative count reaches ``need`` (the last
-    bucket if it never does), and the count strictly before it."""
-    counts = np.bincount(group * _BUCKETS + rank, minlength=n_groups * _BUCKETS)
-    cumulative = np.cumsum(counts.reshape(n_groups, _BUCKETS), axis=1)
-    reached = cumulative >= np.reshape(need, (-1, 1))
-    cut = np.where(reached[:, -1], np.argmax(reached, axis=1), _BUCKETS - 1)
-    before = np.take_along_axis(cumulative, cut[:, None], axis=1)[:, 0]
-    before -= counts.reshape(n_groups, _BUCKETS)[np.arange(n_groups), cut]
-    return cut, before
-
-
-def _top_k_candidates(group: IntArray, n_groups: int, score: FloatArray, k: int) -> IntArray:
-    """Positions that may be in the top k of their group: a superset, found in O(n).
-
-    Scores in [0, 1] fall into 64 × 64 buckets (two rounds); per group everything from the
-    bucket holding the k-th best upwards survives, so the k best and all ties with the k-th do.
-    """
-    level = np.clip(score, 0.0, 1.0) * _BUCKETS
-    coarse = np.minimum(level.astype(np.int64), _BUCKETS - 1)
-    rank = _BUCKETS - 1 - coarse
-    cut, before = _bucket_cut(group, rank, n_groups, k)
-    above = rank < cut[group]
-    at = np.flatnonzero(rank == cut[group])
-    fine = np.minimum(((level[at] - coarse[at]) * _BUCKETS).astype(np.int64), _BUCKETS - 1)
-    fine_rank = _BUCKETS - 1 - fine
-    fine_cut, _ = _bucket_cut(group[at], fine_rank, n_groups, k - before)
-    above[at[fine_rank <= fine_cut[group[at]]]] = True
-    return np.flatnonzero(above)
-
-
 def _top_k_positions(
     group: IntArray, score: FloatArray, tie: IntArray, k: int, n_groups: int
 ) -> IntArray:
-    """Positions of the k best entries per group (score descending, then tie ascending).
+    """Positions of the k best entries per group (score descending, then tie ascending, then
+    position), in no set order. Groups are 0..n_groups-1 (``kernels.top_k_positions``)."""
+    from matching import kernels
 
-    Groups are 0..n_groups-1 and scores lie in [0, 1]. Only groups with more than k surviving
-    candidates are sorted.
-    """
-    if group.size == 0:
+    if group.size == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64)
-    maybe = _top_k_candidates(group, n_groups, score, k)
-    crowded = np.bincount(group[maybe], minlength=n_groups) > k
-    settled = maybe[~crowded[group[maybe]]]
-    contested = maybe[crowded[group[maybe]]]
-    if contested.size == 0:
-        return settled
-    order = contested[np.lexsort((tie[contested], -score[contested], group[contested]))]
-    sorted_group = group[order]
-    starts = np.flatnonzero(np.r_[True, sorted_group[1:] != sorted_group[:-1]])
-    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
-    return np.concatenate((settled, order[rank < k]))
+    return kernels.top_k_positions(
+        np.ascontiguousarray(group, dtype=np.int64),
+        np.ascontiguousarray(score, dtype=np.float64),
+        np.ascontiguousarray(tie, dtype=np.int64),
+        int(k),
+        int(n_groups),
+    )
 
 
 def _union_mask(

@@ -123,28 +123,104 @@ def sparse_row_dots(  # pragma: no cover - compiled; its NumPy meaning is tested
     b_index: np.ndarray,
     b_value: np.ndarray,
     b_rows: np.ndarray,
+    n_columns: int,
 ) -> np.ndarray:
     """The dot product of row ``a_rows[p]`` of CSR matrix a with row ``b_rows[p]`` of b, for
-    every p (column indices sorted within each row). Its NumPy meaning::
+    every p (both with ``n_columns`` columns). Its NumPy meaning::
 
         (a[a_rows].multiply(b[b_rows])).sum(axis=1)
 
-    without building the two gathered matrices and their product: a merge of the two rows.
+    without building the two gathered matrices and their product: the a row is spread into
+    a dense vector once for a run of pairs that share it (pass them grouped by a row), and
+    each b row gathers from it.
     """
     out = np.zeros(a_rows.size)
+    dense = np.zeros(n_columns)
+    current = -1
     for p in range(a_rows.size):
-        x, x_end = a_ptr[a_rows[p]], a_ptr[a_rows[p] + 1]
-        y, y_end = b_ptr[b_rows[p]], b_ptr[b_rows[p] + 1]
+        row = a_rows[p]
+        if row != current:
+            if current >= 0:
+                for x in range(a_ptr[current], a_ptr[current + 1]):
+                    dense[a_index[x]] = 0.0
+            for x in range(a_ptr[row], a_ptr[row + 1]):
+                dense[a_index[x]] = a_value[x]
+            current = row
         total = 0.0
-        while x < x_end and y < y_end:
-            column_a, column_b = a_index[x], b_index[y]
-            if column_a == column_b:
-                total += a_value[x] * b_value[y]
-                x += 1
-                y += 1
-            elif column_a < column_b:
-                x += 1
-            else:
-                y += 1
+        for y in range(b_ptr[b_rows[p]], b_ptr[b_rows[p] + 1]):
+            total += dense[b_index[y]] * b_value[y]
         out[p] = total
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _worse(s1: float, t1: int, p1: int, s2: float, t2: int, p2: int) -> bool:  # pragma: no cover
+    """Whether entry 1 ranks below entry 2: lower score, then larger tie, then later."""
+    if s1 != s2:
+        return s1 < s2
+    if t1 != t2:
+        return t1 > t2
+    return p1 > p2
+
+
+@njit(cache=True, nogil=True)
+def top_k_positions(  # pragma: no cover - compiled; its NumPy meaning is tested
+    group: np.ndarray, score: np.ndarray, tie: np.ndarray, k: int, n_groups: int
+) -> np.ndarray:
+    """Positions of the k best entries of each group (groups 0..n_groups-1): score
+    descending, then ``tie`` ascending, then position. Its NumPy meaning::
+
+        order = np.lexsort((tie, -score, group))
+        rank = position of each entry of ``order`` within its group
+        positions = order[rank < k]
+
+    (returned in no set order), in one pass: each group keeps a heap of its k best so far,
+    its worst on top, so that most entries cost one comparison.
+    """
+    heap = np.empty(n_groups * k, dtype=np.int64)  # positions
+    size = np.zeros(n_groups, dtype=np.int64)
+    for p in range(group.size):
+        g = group[p]
+        base, n = g * k, size[g]
+        if n < k:  # room: add it and sift it up towards the worst
+            i = n
+            size[g] = n + 1
+            while i > 0:
+                parent = (i - 1) // 2
+                q = heap[base + parent]
+                if _worse(score[p], tie[p], p, score[q], tie[q], q):
+                    heap[base + i] = q
+                    i = parent
+                else:
+                    break
+            heap[base + i] = p
+            continue
+        top = heap[base]
+        if not _worse(score[top], tie[top], top, score[p], tie[p], p):
+            continue  # no better than the group's k-th best
+        i = 0  # replace the worst and sift it down
+        while True:
+            child = 2 * i + 1
+            if child >= k:
+                break
+            q = heap[base + child]
+            if child + 1 < k:
+                r = heap[base + child + 1]
+                if _worse(score[r], tie[r], r, score[q], tie[q], q):
+                    child, q = child + 1, r
+            if _worse(score[q], tie[q], q, score[p], tie[p], p):
+                heap[base + i] = q
+                i = child
+            else:
+                break
+        heap[base + i] = p
+    total = 0
+    for g in range(n_groups):
+        total += size[g]
+    out = np.empty(total, dtype=np.int64)
+    n = 0
+    for g in range(n_groups):
+        for i in range(size[g]):
+            out[n] = heap[g * k + i]
+            n += 1
     return out

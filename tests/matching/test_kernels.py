@@ -59,11 +59,31 @@ def test_sparse_row_dots_is_its_numpy_meaning(seed: int) -> None:
     pairs = rng.integers(0, 400)
     a_rows, b_rows = rng.integers(0, 30, pairs), rng.integers(0, 40, pairs)
 
+    if seed % 2:  # grouped by a row, as the engine passes them
+        order = np.argsort(a_rows, kind="stable")
+        a_rows, b_rows = a_rows[order], b_rows[order]
     got = kernels.sparse_row_dots(
-        a.indptr, a.indices, a.data, a_rows, b.indptr, b.indices, b.data, b_rows
+        a.indptr, a.indices, a.data, a_rows, b.indptr, b.indices, b.data, b_rows, 50
     )
 
     want = np.asarray(a[a_rows].multiply(b[b_rows]).sum(axis=1), dtype=np.float64).ravel()
     assert got.shape == (pairs,)
     assert np.allclose(got, want, rtol=1e-5, atol=1e-7)
     assert pairs == 0 or np.any(got > 0)  # the random rows do overlap
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_top_k_positions_is_its_numpy_meaning(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, n_groups, k = rng.integers(0, 2000), rng.integers(1, 50), rng.integers(1, 12)
+    group = rng.integers(0, n_groups, n)
+    # Few distinct scores and ties, so that both tie-breaks are exercised.
+    score = rng.integers(0, 6, n) / 5.0
+    tie = rng.integers(0, 4, n)
+
+    got = kernels.top_k_positions(group, score, tie, int(k), int(n_groups))
+
+    order = np.lexsort((tie, -score, group))
+    starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]]) if n else order
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) if n else order
+    assert sorted(got.tolist()) == sorted(order[rank < k].tolist())
