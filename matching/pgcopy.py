@@ -49,16 +49,32 @@ class Column:
     values: npt.ArrayLike | Sequence[object]
 
 
-def _fixed_block(columns: Sequence[Column], n: int, fields: int) -> npt.NDArray[np.uint8]:
+def _fixed_block(
+    columns: Sequence[Column], n: int, fields: int, lead_length: npt.NDArray[np.int64] | None
+) -> npt.NDArray[np.uint8]:
     """The fixed-width fields of every row, as an n × width byte array, with the row's field
-    count in front."""
+    count in front and, given ``lead_length``, the length word of the first variable field
+    behind."""
     parts = [np.full((n, 1), fields, dtype=">i2").view(np.uint8)]
     for column in columns:
         dtype = np.dtype(_FIXED[column.kind])
         values = np.asarray(column.values).astype(dtype, copy=False).reshape(n, 1)
         parts.append(np.full((n, 1), dtype.itemsize, dtype=">i4").view(np.uint8))
         parts.append(values.view(np.uint8))
+    if lead_length is not None:
+        parts.append(lead_length.astype(">i4").reshape(n, 1).view(np.uint8))
     return np.ascontiguousarray(np.hstack(parts))
+
+
+def _lead_text(values: Sequence[object]) -> tuple[list[bytes], npt.NDArray[np.int64]]:
+    """A text column laid out as data alone, its length words (-1 for NULL) going into the
+    fixed block: no per-row concatenation for the column of a million distinct texts (the
+    explanations)."""
+    data = [b"" if v is None else str(v).encode() for v in values]
+    length = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+    if None in values:
+        length[[n for n, v in enumerate(values) if v is None]] = -1
+    return data, length
 
 
 def _text(value: object) -> bytes:
@@ -102,9 +118,16 @@ def encode(columns: Sequence[Column]) -> bytes:
     fixed = [c for c in columns if c.kind in _FIXED]
     variable = [c for c in columns if c.kind not in _FIXED]
     n = len(np.asarray(fixed[0].values)) if fixed else len(variable[0].values)  # type: ignore[arg-type]
-    block = _fixed_block(fixed, n, len(columns))
+    fields: list[Sequence[bytes]] = []
+    lead_length = None
+    if variable and variable[0].kind == "text":  # its length word joins the fixed block
+        lead, lead_length = _lead_text(variable[0].values)  # type: ignore[arg-type]
+        fields.append(lead)
+        variable = variable[1:]
+    block = _fixed_block(fixed, n, len(columns), lead_length)
     width = block.shape[1]
     raw = block.tobytes()
     heads = [raw[i : i + width] for i in range(0, n * width, width)]
-    rows = itertools.chain.from_iterable(zip(heads, *map(_variable, variable), strict=True))
+    fields += map(_variable, variable)
+    rows = itertools.chain.from_iterable(zip(heads, *fields, strict=True))
     return HEADER + b"".join(rows) + TRAILER

@@ -271,17 +271,18 @@ class RunTable:
             ("offer_version", pgcopy.Column("int4", columns.offer_version[rows])),
             ("demand_version", pgcopy.Column("int4", columns.demand_version[rows])),
         ]
+        whole = rows.size == len(columns)  # rows are ascending: the batch as it is
         pick = rows.tolist()
 
-        def each(values: Sequence[Any]) -> list[Any]:
-            return [values[i] for i in pick]
+        def each(values: Sequence[Any]) -> Sequence[Any]:
+            return values if whole else [values[i] for i in pick]
 
-        variable = [
+        variable = [  # the explanation first: pgcopy lays its lengths out with the fixed fields
+            ("explanation", pgcopy.Column("text", each(columns.explanation))),
             ("tonnes_per_year", pgcopy.Column("float8_or_null", each(columns.tonnes_per_year))),
             ("transport_mode", pgcopy.Column("text", each(columns.transport_mode))),
             ("legal_procedure", pgcopy.Column("text", each(columns.legal_procedure))),
             ("legal_flags", pgcopy.Column("jsonb", each(columns.legal_flags))),
-            ("explanation", pgcopy.Column("text", each(columns.explanation))),
             ("scoring_version", pgcopy.Column("text", [SCORING_VERSION] * rows.size)),
         ]
         named = fixed + variable
