@@ -1025,24 +1025,29 @@ def _found(
     other, position = gather(parts, unique)
     q_rows = query.rows_of(query_ids)
     o_rows = position[inverse]
-    keep = np.flatnonzero((q_rows >= 0) & (o_rows >= 0))
+    known = (q_rows >= 0) & (o_rows >= 0)
+    every = bool(known.all())  # the usual case: no copy of a million pairs' columns
+
+    def kept(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if every else values[known]
+
     oi, dj = (q_rows, o_rows) if query_kind == "offer" else (o_rows, q_rows)
     offers, demands = (query, other) if query_kind == "offer" else (other, query)
     return Found(
         offers,
         demands,
-        oi[keep],
-        dj[keep],
-        result.score[keep],
-        result.material[keep],
-        result.quantity[keep],
-        result.distance[keep],
-        result.legal[keep],
-        result.timing[keep],
-        result.distance_km[keep],
-        result.mode_code[keep].astype(np.int8),
+        kept(oi),
+        kept(dj),
+        kept(result.score),
+        kept(result.material),
+        kept(result.quantity),
+        kept(result.distance),
+        kept(result.legal),
+        kept(result.timing),
+        kept(result.distance_km),
+        kept(result.mode_code).astype(np.int8, copy=False),
         stats=result.stats,
-        text=None if result.text is None else result.text[keep],
+        text=None if result.text is None else kept(result.text),
     )
 
 

@@ -1108,6 +1108,7 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
     if not parts:
         return _empty_result(stats)
     scored = _Scored.concat(parts)
+    parts.clear()  # the concatenation only from here: a chunk's million pairs are held once
     keep = _union_mask(
         scored.oi,
         len(offers),
