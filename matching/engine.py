@@ -26,7 +26,10 @@ Pure: NumPy and SciPy only, no Django, no I/O, no clock, no randomness.
      only where a material of 0.4 (0.84 with text) could still beat the floors: beyond 50 km
      such a pair scores 0 (``scoring.WEAK_LINK_MAX_KM``).
    No pair is scored twice. Distances are cut on the chord, which is never longer than the
-   great-circle distance, which is never longer than the route.
+   great-circle distance, which is never longer than the route. The compiled search
+   (``kernels.ball_pairs``) already drops a pair whose bound from its encoding alone
+   (``scoring.material_cap``, the chord's distance decay, every other component 1) cannot
+   reach its floors: 33M → 19M candidates per chunk of a 100k × 100k rematch.
 4. **Prune by an upper bound** before the callbacks: a pair that could not reach ``min_score``
    with text similarity 1, legal score 1 and the chord distance is dropped.
 5. **Score** the survivors as arrays with the same functions as ``scoring.score_matrix``,
@@ -435,6 +438,7 @@ class SpatialIndex:
         self.batch = batch
         self.is_demands = isinstance(batch, DemandBatch)
         self.vocab: dict[str, int] = {key: i for i, key in enumerate(batch.vocab)}
+        self.depths: IntArray = np.unique(batch.depth)  # for the search bound, once
         identity = np.arange(len(self.vocab), dtype=np.int64)
         full = key_incidence(batch, identity, len(self.vocab))
         strong = key_incidence(batch, identity, len(self.vocab), strong=True)
@@ -704,8 +708,10 @@ class _Run:
         route_fn: RouteFn | None,
         legal_fn: LegalFn | None,
         text_fn: TextFn | None,
+        depths: tuple[IntArray, IntArray],
     ) -> None:
         self.offers, self.demands, self.reach2 = offers, demands, reach2
+        self.depths = depths  # the category depths among the offers, among the demands
         self.min_score, self.today, self.weights = min_score, today, weights
         self.route_fn, self.legal_fn, self.text_fn = route_fn, legal_fn, text_fn
         self.log_min = math.log(min_score) - _SLACK if min_score > 0 else -math.inf
@@ -717,9 +723,6 @@ class _Run:
         # still reaches their listing's floor (``_Selector``, then ``rescore``).
         self.defer_text = False
         self._log_caps: dict[tuple[int, int, str], npt.NDArray[np.float32]] = {}
-        wd = weights.normalised()[2]
-        self._decay = wd * EARTH_RADIUS_KM / demands.scale_km
-        self._no_decay = np.zeros(len(offers))
 
     def far_reach2(
         self, floor: FloatArray, resource: npt.NDArray[np.int8], material_cap: float = 1.0
@@ -757,8 +760,7 @@ class _Run:
             wm = self.weights.normalised()[0]
             cells = np.flatnonzero(table)
             values, inverse = np.unique(table.ravel()[cells], return_inverse=True)
-            offers_depth, demands_depth = self.offers.depth, self.demands.depth
-            cap = material_cap(values, offers_depth, demands_depth, text=self.text_fn is not None)
+            cap = material_cap(values, *self.depths, text=self.text_fn is not None)
             with np.errstate(divide="ignore"):
                 log_cap = wm * np.log(cap) + 1e-6  # a hair above: float32 never cuts a pair
             caps = np.full(table.shape, -np.inf, dtype=np.float32)
@@ -766,8 +768,8 @@ class _Run:
             self._log_caps[key] = caps
         on_demands = query.batch is self.demands
         floors = (None, None) if self.floors is None else self.floors
-        offer_side = _Side(self, floors[0], self._no_decay)
-        demand_side = _Side(self, floors[1], self._decay)
+        offer_side = _Side(self, floors[0], None)
+        demand_side = _Side(self, floors[1], self.demands.scale_km)
         return (caps, demand_side, offer_side) if on_demands else (caps, offer_side, demand_side)
 
     @property
@@ -921,10 +923,12 @@ class _Run:
 
 
 class _Side:
-    """One side's part of the search bound: the log cut and decay of given rows."""
+    """One side's part of the search bound: the log cut and the decay per unit of chord of
+    given rows (``scale_km``: the demands' distance scales; None for offers)."""
 
-    def __init__(self, run: _Run, floor: FloatArray | None, per_chord: FloatArray) -> None:
-        self.run, self.floor, self.per_chord = run, floor, per_chord
+    def __init__(self, run: _Run, floor: FloatArray | None, scale_km: FloatArray | None) -> None:
+        self.run, self.floor, self.scale_km = run, floor, scale_km
+        self.per_scale = run.weights.normalised()[2] * EARTH_RADIUS_KM
 
     def at(self, rows: IntArray) -> tuple[FloatArray, FloatArray]:
         if self.floor is None:
@@ -932,7 +936,9 @@ class _Side:
         else:
             with np.errstate(divide="ignore"):
                 cut = np.log(np.maximum(self.floor[rows], self.run.min_score)) - _SLACK
-        return cut, self.per_chord[rows]
+        if self.scale_km is None:
+            return cut, np.zeros(rows.size)
+        return cut, self.per_scale / self.scale_km[rows]
 
 
 _SCALE_BY_RESOURCE: Final = np.array([DISTANCE_SCALE_KM[r] for r in ResourceType])
@@ -1262,6 +1268,7 @@ def top_k_matches_for_offer_chunk(
         route_fn=route_fn,
         legal_fn=legal_fn,
         text_fn=text_fn,
+        depths=(np.unique(offers.depth), index.depths),
     )
     run.defer_text = text_fn is not None
     return _top_k(offers, index, run, k)
@@ -1382,6 +1389,7 @@ def matches_for_offer(
         route_fn=route_fn,
         legal_fn=legal_fn,
         text_fn=text_fn,
+        depths=(offers.depth, index.depths),
     )
     best = _single(
         index.query(offers),
@@ -1428,6 +1436,7 @@ def matches_for_demand(
         route_fn=route_fn,
         legal_fn=legal_fn,
         text_fn=text_fn,
+        depths=(index.depths, demands.depth),
     )
     best = _single(
         index.query(demands),
