@@ -358,8 +358,8 @@ def pair_cosine(
     Pairs are taken in blocks of ``TEXT_GROUP`` distinct ``group`` values (the listing side that
     is spatially ordered). A block whose pairs fill a good part of its distinct rows' product
     (neighbouring listings share their candidates) is one sparse product; the pairs of sparser
-    blocks (e.g. the few pairs per listing kept at the end of a search) are multiplied row by
-    row, in large batches, so that no product computes cells nobody asked for.
+    blocks (e.g. the few pairs per listing kept at the end of a search) are multiplied pair by
+    pair (``kernels.sparse_row_dots``), so that no product computes cells nobody asked for.
     """
     n = a_rows.size
     out = np.zeros(n)

@@ -5,7 +5,12 @@ time, at every listing of the other side inside a ball around them: does the pai
 material key, and is it within the listing's own radius? In NumPy that meant a dense
 rows × ball matrix, a ``nonzero`` over it and a distance for every survivor: a third of the
 engine's time in a full rematch. Here it is one pass over the ball, visiting only the members
-whose signature shares a key with the row, with nothing allocated but the answer.
+whose signature shares a key with the row, and keeping only the pairs whose score bound can
+still reach their floors.
+
+Two more loops the engine runs over millions of entries: the top k of each listing
+(``top_k_positions``, a heap per listing instead of sorts) and the text similarity of scattered
+pairs (``sparse_row_dots``, a dot product of two sparse rows without gathering either matrix).
 
 Pure: NumPy and Numba, no Django. Compiled on first use and cached beside the module
 (``cache=True``); ``tests/matching/test_kernels.py`` holds each kernel to its NumPy meaning.

@@ -1176,7 +1176,9 @@ def material_cap(
         for o in np.unique(offer_depths).tolist()
         for d in np.unique(demand_depths).tolist()
     ]
-    for variant in (encoding, encoding | _OWN2, encoding | _PATH, encoding | _OWN2 | _PATH):
+    # complete_strong_encoding adds the path's top level only where no prefix is shared.
+    path = np.where(((encoding >> 8) & 15) == 0, encoding | _PATH, encoding)
+    for variant in (encoding, encoding | _OWN2, path, path | _OWN2):
         head = (
             ((variant >> 3) & (63 << 13))
             | (np.minimum((variant >> 12) & 15, 1) << 12)
