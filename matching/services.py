@@ -781,10 +781,12 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this
         # one (and drops its table) either before this chunk writes or after it has committed.
+        # (SQLite, the embedded demo, has no row locks: its writers take turns anyway.)
+        share = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT 1 FROM {MatchingRun._meta.db_table} "  # noqa: S608 (model table)
-                "WHERE id = %s AND status = %s FOR KEY SHARE",
+                f"WHERE id = %s AND status = %s{share}",
                 [run_id, MatchingRun.Status.RUNNING],
             )
             running = cursor.fetchone() is not None
