@@ -43,13 +43,17 @@ def test_match_all_inline_runs_on_the_embedded_demo(tmp_path: Path) -> None:
     report = manage("match_all", "--inline")
 
     assert "matches written" in report
-    counted = manage(
-        "shell",
-        "-c",
-        "from matching.models import Match, MatchingRun; "
-        "print(MatchingRun.objects.latest('pk').status, Match.objects.count(), "
-        "Match.objects.filter(explanation='').count())",
-    ).splitlines()[-1].split()
+    counted = (
+        manage(
+            "shell",
+            "-c",
+            "from matching.models import Match, MatchingRun; "
+            "print(MatchingRun.objects.latest('pk').status, Match.objects.count(), "
+            "Match.objects.filter(explanation='').count())",
+        )
+        .splitlines()[-1]
+        .split()
+    )
     assert counted[0] == "done"
     assert int(counted[1]) > 0
     assert counted[2] == "0"  # every match explained
