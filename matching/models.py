@@ -266,6 +266,9 @@ class MatchingRunChunk(models.Model):
     last_offer_id = models.BigIntegerField()
     done_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # When its task was last queued: the runs sweeper re-queues a chunk that neither the worker
+    # nor the broker's redelivery finished long after that (``services.matching_runs_sweep``).
+    queued_at = models.DateTimeField(null=True, blank=True)
     # The chunk's pairs in their demand's top K among its offers, packed (demand id, offer id,
     # score), set once the chunk's engine has run and cleared when the run ends: the other
     # chunks leave out pairs that cannot make a demand's top K (``services._OtherChunksTops``).

@@ -656,6 +656,38 @@ def listings_sweep() -> int:
     return requeued
 
 
+def matching_runs_sweep() -> int:
+    """Re-queue the chunks of running full rematches that nobody finished long after they were
+    queued (``MATCHING_RUN_REQUEUE_AFTER_SECONDS``), and returns how many.
+
+    A killed worker's chunk comes back by itself once the broker's visibility timeout is over;
+    a message the broker lost (a Redis restarted without persistence, a purged queue) would leave
+    the run running for ever. Chunks are idempotent, so a chunk re-queued while a slow worker
+    still runs it is written once. A run whose chunks are all done but that is still running
+    (its finishing worker died) gets its last chunk again, whose redelivery finishes it.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.MATCHING_RUN_REQUEUE_AFTER_SECONDS)
+    running = MatchingRun.objects.filter(status=MatchingRun.Status.RUNNING)
+    unfinished = running.filter(done_chunks=F("total_chunks")).exclude(chunks__done_at__gte=cutoff)
+    with transaction.atomic():
+        requeue = list(
+            MatchingRunChunk.objects.select_for_update(of=("self",), skip_locked=True)
+            .defer("demand_top_pairs")
+            .filter(run__in=running)
+            .filter(Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True))
+            .filter(
+                Q(done_at__isnull=True) | Q(run__in=unfinished, index=F("run__total_chunks") - 1)
+            )
+            .order_by("pk")
+        )
+        MatchingRunChunk.objects.filter(pk__in=[c.pk for c in requeue]).update(
+            queued_at=timezone.now()
+        )
+        for chunk in requeue:
+            matching_run_chunk_task.delay_on_commit(chunk.run_id, chunk.index)
+    return len(requeue)
+
+
 @transaction.atomic
 def matching_run_start(
     *, started_by: User | None = None, chunk_size: int | None = RUN_CHUNK_SIZE, enqueue: bool = True
@@ -689,7 +721,9 @@ def matching_run_start(
         total_chunks=len(chunks),
     )
     MatchingRunChunk.objects.bulk_create(
-        MatchingRunChunk(run=run, index=n, first_offer_id=c[0], last_offer_id=c[-1])
+        MatchingRunChunk(
+            run=run, index=n, first_offer_id=c[0], last_offer_id=c[-1], queued_at=run.started_at
+        )
         for n, c in enumerate(chunks)
     )
     if chunks and connection.vendor == "postgresql":

@@ -80,6 +80,22 @@ def listings_sweep_task() -> None:
 
 
 @shared_task(
+    name="matching.runs_sweep",
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=3,
+    ignore_result=True,
+)
+def runs_sweep_task() -> None:
+    from matching.services import matching_runs_sweep
+
+    requeued = matching_runs_sweep()
+    if requeued:
+        logger.warning("sweeper re-queued %s stalled chunks of a full rematch", requeued)
+
+
+@shared_task(
     name="matching.run_chunk",
     acks_late=True,
     autoretry_for=TRANSIENT,

@@ -255,6 +255,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "matching.listings_sweep",
         "schedule": crontab(minute="*"),
     },
+    # https://crontab.guru/#*/5_*_*_*_* : every 5 minutes, re-queue the chunks of a full
+    # rematch that nobody finished long after they were queued (MATCHING_RUN_REQUEUE_AFTER_SECONDS).
+    "matching-sweep-stalled-runs": {
+        "task": "matching.runs_sweep",
+        "schedule": crontab(minute="*/5"),
+    },
     # https://crontab.guru/#0_8_*_*_* : every day at 08:00, remind companies that left an
     # introduction unanswered for MATCHING_REMINDER_DAYS days (once per side, ever).
     "matching-remind-unanswered-introductions": {
@@ -272,6 +278,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 MATCHING_TOP_K = env.int("MATCHING_TOP_K", default=10)
 MATCHING_MIN_SCORE = env.float("MATCHING_MIN_SCORE", default=0.2)
 MATCHING_SWEEP_AFTER_SECONDS = env.int("MATCHING_SWEEP_AFTER_SECONDS", default=60)
+# A full rematch's chunk still not done this long after its task was queued is queued again:
+# after the broker's own redelivery of a killed worker's chunk (the visibility timeout) had its
+# chance, for the messages the broker lost (a Redis restarted without persistence).
+MATCHING_RUN_REQUEUE_AFTER_SECONDS = env.int(
+    "MATCHING_RUN_REQUEUE_AFTER_SECONDS",
+    default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 600,
+)
 # Worker processes a full rematch is split for (two chunks each), and how often a worker's
 # cached matching index checks every published row for deletions (matching/candidates.py).
 MATCHING_RUN_WORKERS = env.int("MATCHING_RUN_WORKERS", default=2)

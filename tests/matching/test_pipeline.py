@@ -49,6 +49,9 @@ CELERY = Path(sys.executable).with_name("celery")
 QUEUE = settings.CELERY_TASK_DEFAULT_QUEUE
 VISIBILITY_TIMEOUT = 10  # seconds; production keeps the default of an hour
 UNACKED = "unacked"  # kombu's Redis transport: hash of delivered messages, and its "_index"
+# kombu's lock around restoring unacknowledged messages (held for 5 minutes by a worker killed
+# while it restores: the next test's workers would restore nothing until it expires).
+UNACKED_MUTEX = "unacked_mutex"
 WORKER_OPTIONS = (
     "--concurrency=1",
     "--prefetch-multiplier=1",
@@ -60,16 +63,23 @@ WORKER_OPTIONS = (
 
 
 def wait_until(
-    condition: Callable[[], Any], *, timeout: float = 30, what: str, log: Path | None = None
+    condition: Callable[[], Any],
+    *,
+    timeout: float = 30,
+    what: str,
+    log: Path | None = None,
+    state: Callable[[], str] | None = None,
 ) -> Any:
-    """Poll `condition` until it returns something truthy; fail with the worker log otherwise."""
+    """Poll `condition` until it returns something truthy; fail with the worker log (and
+    `state()`, what else the test can tell about the moment) otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := condition():
             return value
         time.sleep(0.05)
     tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
-    pytest.fail(f"timed out after {timeout} s waiting for {what}\n--- worker log ---\n{tail}")
+    more = f"\n--- state ---\n{state()}" if state is not None else ""
+    pytest.fail(f"timed out after {timeout} s waiting for {what}{more}\n--- worker log ---\n{tail}")
 
 
 class Worker:
@@ -135,7 +145,8 @@ class Worker:
 
 def broker_clear() -> None:
     """Empty the test queue and drop its delivered-but-unacknowledged messages from kombu's store
-    (the store is shared by every queue of the Redis database: other entries are left alone)."""
+    (the store is shared by every queue of the Redis database: other entries are left alone),
+    and the restore lock a killed worker may have left."""
     celery_app.control.purge()
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
@@ -144,6 +155,28 @@ def broker_clear() -> None:
             if QUEUE in (exchange, routing_key):
                 client.hdel(UNACKED, tag)
                 client.zrem(f"{UNACKED}_index", tag)
+        client.delete(UNACKED_MUTEX)
+    finally:
+        client.close()
+
+
+def broker_state() -> str:
+    """What the broker holds for the test queue: queued, and delivered but unacknowledged (with
+    how long ago), and the restore lock's time to live; for a failure's report."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        now = time.time()
+        unacked = []
+        for tag, payload in client.hgetall(UNACKED).items():
+            message, exchange, routing_key = json.loads(payload)
+            if QUEUE in (exchange, routing_key):
+                delivered = client.zscore(f"{UNACKED}_index", tag)
+                age = f"{now - delivered:.1f} s ago" if delivered is not None else "not indexed"
+                unacked.append(f"{message['headers'].get('argsrepr')} delivered {age}")
+        return (
+            f"queued: {client.llen(QUEUE)}; unacknowledged: {unacked or 'none'}; "
+            f"restore lock ttl: {client.ttl(UNACKED_MUTEX)} s"
+        )
     finally:
         client.close()
 
@@ -404,6 +437,10 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
         timeout=VISIBILITY_TIMEOUT + 30,
         what="the run to finish after the restart",
         log=second.log,
+        state=lambda: (
+            f"{broker_state()}; chunks not done: "
+            f"{list(run.chunks.filter(done_at__isnull=True).values_list('index', 'attempts'))}"
+        ),
     )
     second.kill()
 
@@ -434,3 +471,39 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
     for index in range(fresh.total_chunks):
         matching_run_chunk_process(run_id=fresh.pk, chunk_index=index)
     assert _match_set() == by_worker
+
+
+def test_lost_chunk_messages_are_requeued_by_the_runs_sweeper(
+    worker_factory: Callable[..., Worker],
+) -> None:
+    _marketplace()
+    run = matching_run_start(chunk_size=CHUNK_SIZE)  # no worker running yet
+    assert queued() >= run.total_chunks
+    broker_clear()  # Redis loses them (restarted without persistence, say)
+    assert "queued: 0; unacknowledged: none" in broker_state()
+
+    w = worker_factory().start()
+    time.sleep(0.5)
+    run.refresh_from_db()
+    assert (run.status, run.done_chunks) == (MatchingRun.Status.RUNNING, 0)
+
+    # The sweeper re-queues only chunks queued longer ago than MATCHING_RUN_REQUEUE_AFTER_SECONDS
+    # (this process's value, an hour and more, is beyond the worker's).
+    MatchingRunChunk.objects.filter(run=run).update(
+        queued_at=timezone.now()
+        - timedelta(seconds=settings.MATCHING_RUN_REQUEUE_AFTER_SECONDS + 5)
+    )
+    sweep = celery_app.send_task("matching.runs_sweep")  # as beat sends it
+    wait_until(
+        lambda: MatchingRun.objects.filter(pk=run.pk, status=MatchingRun.Status.DONE).exists(),
+        timeout=60,
+        what="the sweeper to recover the run",
+        log=w.log,
+        state=broker_state,
+    )
+    assert w.succeeded(sweep.id) == 1
+    run.refresh_from_db()
+    assert run.done_chunks == run.total_chunks == OFFERS // CHUNK_SIZE
+    assert list(run.chunks.values_list("attempts", flat=True)) == [1] * run.total_chunks
+    assert not Offer.objects.filter(needs_matching=True).exists()
+    assert Match.objects.exists()

@@ -8,12 +8,13 @@ from django.db.models import Q
 
 from listings import services as listing_services
 from listings.models import Demand, Offer
-from matching.models import Match, MatchingRun, Stage
+from matching.models import Match, MatchingRun, MatchingRunChunk, Stage
 from matching.services import (
     listings_sweep,
     matches_refresh_for_listing,
     matching_run_chunk_process,
     matching_run_start,
+    matching_runs_sweep,
 )
 from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
 
@@ -149,6 +150,52 @@ def test_full_rematch_chunks_count_once(
     assert run.done_chunks == 1
     assert Match.objects.filter(Q(offer=fly_ash_pair[0])).count() == 1
     assert run.status in (MatchingRun.Status.RUNNING, MatchingRun.Status.DONE)
+
+
+def test_runs_sweeper_requeues_only_chunks_nobody_finished_in_time(
+    fly_ash_pair: tuple[Offer, Demand], django_capture_on_commit_callbacks, settings
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    offer, _ = fly_ash_pair
+    OfferFactory(organization=offer.organization, site=offer.site, title="More fly ash")
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=1)
+    assert run.total_chunks == 2
+    assert matching_runs_sweep() == 0  # just queued: the broker and the workers have their time
+
+    long_ago = timezone.now() - timedelta(seconds=settings.MATCHING_RUN_REQUEUE_AFTER_SECONDS + 5)
+    MatchingRunChunk.objects.filter(run=run).update(queued_at=long_ago)
+    matching_run_chunk_process(run_id=run.pk, chunk_index=0)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert matching_runs_sweep() == 1  # chunk 1 only: chunk 0 is done
+    assert len(callbacks) == 1
+    assert matching_runs_sweep() == 0  # just re-queued: not again before the delay
+
+    # Every chunk done, the run still running: its finishing worker died. The last chunk goes
+    # again, and its redelivery finishes the run.
+    MatchingRunChunk.objects.filter(run=run, index=1).update(done_at=long_ago, queued_at=long_ago)
+    MatchingRunChunk.objects.filter(run=run, index=0).update(done_at=long_ago)
+    MatchingRun.objects.filter(pk=run.pk).update(done_chunks=2)
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert matching_runs_sweep() == 1
+    assert len(callbacks) == 1
+    assert MatchingRunChunk.objects.get(run=run, index=1).queued_at > long_ago
+    matching_run_chunk_process(run_id=run.pk, chunk_index=1)
+    run.refresh_from_db()
+    assert run.status == MatchingRun.Status.DONE
+    MatchingRunChunk.objects.filter(run=run).update(queued_at=long_ago, done_at=None)
+    assert matching_runs_sweep() == 0  # a finished run is left alone
+
+    with django_capture_on_commit_callbacks():
+        superseded = matching_run_start(chunk_size=1)
+        matching_run_start(chunk_size=1)
+    MatchingRunChunk.objects.update(queued_at=long_ago)
+    with django_capture_on_commit_callbacks():
+        assert matching_runs_sweep() == 2  # the newer run's two chunks
+    assert not MatchingRunChunk.objects.filter(run=superseded, queued_at__gt=long_ago).exists()
 
 
 def test_an_organisation_is_not_matched_with_itself(fly_ash_pair: tuple[Offer, Demand]) -> None:
