@@ -431,10 +431,11 @@ def test_killed_worker_mid_rematch_matches_every_listing_once(
     died_half_done = killed.done_at is None
 
     second = worker_factory("prefork").start()
-    # The killed chunk comes back after the visibility timeout (+ the restore interval).
+    # The killed chunk comes back after the visibility timeout (+ the restore interval, and a
+    # margin for a loaded machine).
     wait_until(
         lambda: MatchingRun.objects.filter(pk=run.pk, status=MatchingRun.Status.DONE).exists(),
-        timeout=VISIBILITY_TIMEOUT + 30,
+        timeout=VISIBILITY_TIMEOUT + 60,
         what="the run to finish after the restart",
         log=second.log,
         state=lambda: (
