@@ -661,6 +661,29 @@ class _Scored:
             *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(_Scored))
         )
 
+    @staticmethod
+    def gather(parts: list[_Scored], keep: npt.NDArray[np.bool_]) -> _Scored:
+        """The pairs of ``parts`` (concatenated) where ``keep``, in order, as ``concat`` then
+        ``take`` would give them. Each part is let go of once its rows are copied (``parts``
+        ends empty): the parts and the kept pairs are never held twice over."""
+        columns = [f.name for f in fields(_Scored)]
+        out = {
+            c: np.empty(
+                int(np.count_nonzero(keep)), dtype=np.result_type(*(getattr(p, c) for p in parts))
+            )
+            for c in columns
+        }
+        start = at = 0
+        parts.reverse()
+        while parts:
+            part = parts.pop()
+            rows = np.flatnonzero(keep[start : start + len(part)])
+            for c in columns:
+                out[c][at : at + rows.size] = getattr(part, c)[rows]
+            start, at = start + len(part), at + rows.size
+            del part
+        return _Scored(**out)
+
     def result(
         self, offers: ListingBatch, demands: ListingBatch, stats: EngineStats
     ) -> MatchResult:
@@ -1113,19 +1136,21 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
     ]
     if not parts:
         return _empty_result(stats)
-    scored = _Scored.concat(parts)
-    parts.clear()  # the concatenation only from here: a chunk's million pairs are held once
+    # The top k from the pairs and scores alone; the other columns are gathered for the pairs
+    # kept only, part by part (concatenating every column first held a chunk's pairs twice).
+    oi, dj = np.concatenate([p.oi for p in parts]), np.concatenate([p.dj for p in parts])
     keep = _union_mask(
-        scored.oi,
+        oi,
         len(offers),
-        scored.dj,
+        dj,
         len(demands),
-        scored.score,
-        offers.ids[scored.oi],
-        demands.ids[scored.dj],
+        np.concatenate([p.score for p in parts]),
+        offers.ids[oi],
+        demands.ids[dj],
         k,
     )
-    return scored.take(np.flatnonzero(keep)).result(offers, demands, stats)
+    del oi, dj
+    return _Scored.gather(parts, keep).result(offers, demands, stats)
 
 
 def _radius_chunks(batch: ListingBatch, rows: IntArray, radius: FloatArray) -> Iterator[IntArray]:

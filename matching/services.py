@@ -75,7 +75,7 @@ logger = logging.getLogger(__name__)
 # chunk of 10 000 offers is several seconds of work, far under the visibility timeout.
 RUN_CHUNK_SIZE: int | None = None
 MIN_RUN_CHUNK_SIZE = 500
-WRITE_BATCH = 100_000  # pairs explained and staged at a time
+WRITE_BATCH = 50_000  # pairs explained and staged at a time
 
 
 def run_chunk_size(n_offers: int, *, workers: int | None = None) -> int:

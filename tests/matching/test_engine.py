@@ -118,6 +118,49 @@ def test_engine_equals_brute_force(
     assert_same(result, brute_force(offers, demands, k=k, min_score=min_score))
 
 
+def test_engine_rescoring_in_many_batches_equals_brute_force(
+    small: tuple[list[OfferProfile], list[DemandProfile]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The final exact scoring goes a batch at a time: with batches of 97 pairs (a score of
+    them here) the answer is the same."""
+    from matching import engine
+
+    monkeypatch.setattr(engine, "RESCORE_BATCH", 97)
+    offers, demands = small
+    result = top_k_matches(offers, demands, k=3, min_score=0.0, today=TODAY)
+    assert len(result) > 10 * 97
+    assert_same(result, brute_force(offers, demands, k=3, min_score=0.0))
+
+
+def test_gathering_the_kept_pairs_of_parts_equals_concatenate_then_take() -> None:
+    from dataclasses import fields
+
+    from matching.engine import _Scored
+
+    rng = np.random.default_rng(5)
+
+    def part(n: int) -> _Scored:
+        columns = []
+        for f in fields(_Scored):
+            if f.name in ("oi", "dj", "encoding"):
+                columns.append(rng.integers(0, 1000, n))
+            elif f.name == "mode":
+                columns.append(rng.integers(0, 3, n).astype(np.int8))
+            else:
+                columns.append(rng.random(n))
+        return _Scored(*columns)
+
+    parts = [part(n) for n in (40, 0, 7, 120, 1)]
+    keep = rng.random(168) < 0.4
+    expected = _Scored.concat(parts).take(np.flatnonzero(keep))
+    gathered = _Scored.gather(list(parts), keep)
+    for f in fields(_Scored):
+        got, want = getattr(gathered, f.name), getattr(expected, f.name)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    assert 0 < len(gathered) < 168
+
+
 def test_engine_scores_far_fewer_pairs_than_all(
     small: tuple[list[OfferProfile], list[DemandProfile]],
 ) -> None:
