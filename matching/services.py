@@ -658,7 +658,7 @@ def listings_sweep() -> int:
 
 def matching_runs_sweep() -> int:
     """Re-queue the chunks of running full rematches that nobody finished long after they were
-    queued (``MATCHING_RUN_REQUEUE_AFTER_SECONDS``), and returns how many.
+    queued (``MATCHING_RUN_REQUEUE_AFTER_SECONDS``); returns how many.
 
     A killed worker's chunk comes back by itself once the broker's visibility timeout is over;
     a message the broker lost (a Redis restarted without persistence, a purged queue) would leave

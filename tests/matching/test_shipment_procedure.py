@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from matching.shipments import ShipmentInputError, shipment_question_answer
+from tests.subprocesses import manage_py
 
-ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"procedure", "flags", "legal_basis", "documents", "indicative"}
 BE_NL_R5 = ["--origin", "BE", "--destination", "NL", "--status", "waste", "--operation", "R5"]
 
@@ -33,15 +31,7 @@ def _json(*args: str) -> dict:
 def _manage(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "symbiosis.settings_test"}
     env.setdefault("DJANGO_SECRET_KEY", "test-only-not-secret")
-    return subprocess.run(
-        [sys.executable, "manage.py", "shipment_procedure", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return manage_py("shipment_procedure", *args, env=env)
 
 
 @pytest.mark.django_db

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.subprocesses import manage_py
+
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
@@ -85,15 +87,7 @@ def test_match_all_inline_runs_on_the_embedded_demo(tmp_path: Path) -> None:
     env = _demo_env(tmp_path) | {"DJANGO_SECRET_KEY": "demo-test-only"}
 
     def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = manage_py(*args, env=env, timeout=600)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
         return done.stdout
 
