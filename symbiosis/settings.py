@@ -247,6 +247,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    # The lock around that restore (milliseconds of work) expires after 30 s, not kombu's
+    # 5 minutes: a worker killed while it holds it stops every worker's restoring till then.
+    "unacked_mutex_expire": 30,
 }
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="symbiosis")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
