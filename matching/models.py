@@ -273,6 +273,10 @@ class MatchingRunChunk(models.Model):
     # score), set once the chunk's engine has run and cleared when the run ends: the other
     # chunks leave out pairs that cannot make a demand's top K (``services._OtherChunksTops``).
     demand_top_pairs = models.BinaryField(null=True, blank=True, editable=False)
+    # Every other chunk had published its top pairs when this one wrote: each row it wrote is
+    # in its offer's or its demand's global top K. When all chunks did, the finish has nothing
+    # to cut and skips reading the run table back.
+    wrote_global_tops = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["run", "index"]

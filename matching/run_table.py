@@ -298,11 +298,11 @@ class RunTable:
     def _temporary(self, kind: str, n: int) -> str:
         return f"mrun{int(self.run_id)}_{kind}{n}"
 
-    def prepare(self, *, top_k: int) -> int:
-        """Keep the global top ``top_k`` of each offer and of each demand, then build the live
-        table's primary key, unique constraints and indexes on the run table in bulk, without
-        any lock on the live table. Idempotent (a retried finish does it again). Returns the
-        rows dropped.
+    def prepare(self, *, top_k: int | None) -> int:
+        """Keep the global top ``top_k`` of each offer and of each demand (None: the rows are
+        known to be those already), then build the live table's primary key, unique
+        constraints and indexes on the run table in bulk, without any lock on the live table.
+        Idempotent (a retried finish does it again). Returns the rows dropped.
 
         Each chunk kept every demand's top k among its own offers; a demand's global top k is
         among those, and an offer's is whole in its chunk. Ties go to the smaller id of the
@@ -314,7 +314,7 @@ class RunTable:
             cursor.execute("SET maintenance_work_mem = '512MB'")
             cursor.execute("SET work_mem = '256MB'")
             try:
-                dropped = self._keep_top_k(cursor, top_k)
+                dropped = 0 if top_k is None else self._keep_top_k(cursor, top_k)
                 for n, (_, kind, definition) in enumerate(constraints):
                     if kind in ("p", "u"):
                         name = _q(self._temporary("c", n))

@@ -533,6 +533,7 @@ class _OtherChunksTops:
         self.seen: set[int] = set()
         self.published: list[npt.NDArray[np.void]] = []
         self.rank: IntArray | None = None
+        self.exact = True  # every pair let through so far ranked against every other chunk
 
     def outside(self, rows: IntArray) -> npt.NDArray[np.bool_]:
         """Which of the chunk's pairs ``rows`` rank k-th or lower for their demand."""
@@ -547,6 +548,7 @@ class _OtherChunksTops:
                 self.published.append(np.frombuffer(bytes(packed), dtype=_TOP_RECORD))
                 self.seen.add(pk)
                 self.rank = None
+            self.exact = self.exact and len(self.seen) == self.others
         if not self.published:
             return np.zeros(rows.size, dtype=np.bool_)
         if self.rank is None:
@@ -857,7 +859,9 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         else:
             written = 0
             Match.objects.filter(scope, stage=Stage.PROPOSED).delete()
-        MatchingRunChunk.objects.filter(pk=chunk.pk).update(done_at=timezone.now())
+        MatchingRunChunk.objects.filter(pk=chunk.pk).update(
+            done_at=timezone.now(), wrote_global_tops=others is None or others.exact
+        )
         MatchingRun.objects.filter(pk=run_id).update(
             done_chunks=F("done_chunks") + 1, matches_written=F("matches_written") + written
         )
@@ -934,8 +938,11 @@ _FINISH_LOCK = 0x5E1F  # advisory lock class of matching_run_finish
 def _run_finish(*, run_id: int, inline: bool, table: RunTable | None) -> MatchingRun | None:
     clock = _Clock()
     if table is not None and table.exists():
-        dropped = table.prepare(top_k=settings.MATCHING_TOP_K)
-        clock.lap(f"global top {settings.MATCHING_TOP_K} (dropped {dropped}) and indexes")
+        # Nothing to cut when every chunk ranked its pairs against all the others' tops.
+        exact = not MatchingRunChunk.objects.filter(run_id=run_id, wrote_global_tops=False).exists()
+        dropped = table.prepare(top_k=None if exact else settings.MATCHING_TOP_K)
+        cut = "exact" if exact else f"dropped {dropped}"
+        clock.lap(f"global top {settings.MATCHING_TOP_K} ({cut}) and indexes")
     with transaction.atomic():
         run = MatchingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None or run.status != MatchingRun.Status.RUNNING:

@@ -313,6 +313,43 @@ def test_a_chunk_leaves_out_pairs_another_chunk_keeps_out_of_a_demands_top_k(
     assert not run.chunks.filter(demand_top_pairs__isnull=False).exists()  # cleared at the end
 
 
+def _finish_reads_the_table_back(queries: CaptureQueriesContext) -> bool:
+    return any("string_agg(int8send(id)" in q["sql"] for q in queries.captured_queries)
+
+
+def test_the_finish_cuts_only_after_a_chunk_that_wrote_before_seeing_the_others_tops(
+    django_capture_on_commit_callbacks, settings
+) -> None:
+    """A chunk that wrote before every other chunk had published its tops may have written
+    pairs outside the global top k: the finish reads the table back and cuts. A chunk that
+    saw them all wrote only pairs in the global top k: when every chunk did, the finish skips
+    the read."""
+    settings.MATCHING_TOP_K = 1
+    _offer(lat=51.30, lon=4.36)
+    _offer(lat=51.60, lon=4.36)
+    _demand(lat=51.28, lon=4.36)
+    _demand(lat=51.20, lon=4.36)
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=1)
+    matching_run_chunk_process(run_id=run.pk, chunk_index=0, inline=True)
+    with CaptureQueriesContext(connection) as queries:
+        matching_run_chunk_process(run_id=run.pk, chunk_index=1, inline=True)
+    chunks = dict(run.chunks.values_list("index", "wrote_global_tops"))
+    assert chunks == {0: False, 1: True}  # chunk 0 wrote before chunk 1 had published
+    assert _finish_reads_the_table_back(queries)
+
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=None)  # one chunk: no other tops to wait for
+    with CaptureQueriesContext(connection) as queries:
+        matching_run_chunk_process(run_id=run.pk, chunk_index=0, inline=True)
+    run.refresh_from_db()
+    assert run.status == MatchingRun.Status.DONE
+    assert run.total_chunks == 1
+    assert list(run.chunks.values_list("wrote_global_tops", flat=True)) == [True]
+    assert not _finish_reads_the_table_back(queries)
+    assert Match.objects.count() == 3  # each offer's best, each demand's best
+
+
 def test_a_table_left_by_a_dead_run_does_not_block_the_next_one(
     django_capture_on_commit_callbacks,
 ) -> None:
