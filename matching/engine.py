@@ -1037,6 +1037,7 @@ class _Selector:
         self.reduce("o")
         self.reduce("d")
         (oi_o, dj_o, _, _, e_o), (oi_d, dj_d, _, _, e_d) = self._merged("o"), self._merged("d")
+        self.pending = {"o": [], "d": []}  # let go before the exact rescoring (100 MB here)
         oi, dj = np.concatenate((oi_o, oi_d)), np.concatenate((dj_o, dj_d))
         enc = np.concatenate((e_o, e_d))
         _, first = np.unique(oi * len(self.demands) + dj, return_index=True)
@@ -1118,6 +1119,8 @@ def _top_k(offers: OfferBatch, index: SpatialIndex, run: _Run, k: int) -> MatchR
             inner2=-1.0,
             keys="weak",
         )
+        del rings  # the offers' own index and its tables: not needed for the rescoring
+    del query
     stats = run.stats()
     oi, dj, enc = select.finish()
     run.floors = None
