@@ -936,8 +936,11 @@ _FINISH_LOCK = 0x5E1F  # advisory lock class of matching_run_finish
 def _run_finish(*, run_id: int, inline: bool, table: RunTable | None) -> MatchingRun | None:
     clock = _Clock()
     if table is not None and table.exists():
-        # Nothing to cut when every chunk ranked its pairs against all the others' tops.
-        exact = not MatchingRunChunk.objects.filter(run_id=run_id, wrote_global_tops=False).exists()
+        # Nothing to cut when every chunk ranked its pairs against all the others' tops, and
+        # no chunk ran twice (a redelivered chunk publishes again, from offers maybe edited).
+        exact = not MatchingRunChunk.objects.filter(
+            Q(wrote_global_tops=False) | Q(attempts__gt=1), run_id=run_id
+        ).exists()
         dropped = table.prepare(top_k=None if exact else settings.MATCHING_TOP_K)
         cut = "exact" if exact else f"dropped {dropped}"
         clock.lap(f"global top {settings.MATCHING_TOP_K} ({cut}) and indexes")

@@ -322,8 +322,8 @@ def test_the_finish_cuts_only_after_a_chunk_that_wrote_before_seeing_the_others_
 ) -> None:
     """A chunk that wrote before every other chunk had published its tops may have written
     pairs outside the global top k: the finish reads the table back and cuts. A chunk that
-    saw them all wrote only pairs in the global top k: when every chunk did, the finish skips
-    the read."""
+    saw them all wrote only pairs in the global top k: when every chunk did, and none ran
+    twice, the finish skips the read."""
     settings.MATCHING_TOP_K = 1
     _offer(lat=51.30, lon=4.36)
     _offer(lat=51.60, lon=4.36)
@@ -348,6 +348,14 @@ def test_the_finish_cuts_only_after_a_chunk_that_wrote_before_seeing_the_others_
     assert list(run.chunks.values_list("wrote_global_tops", flat=True)) == [True]
     assert not _finish_reads_the_table_back(queries)
     assert Match.objects.count() == 3  # each offer's best, each demand's best
+
+    with django_capture_on_commit_callbacks():
+        run = matching_run_start(chunk_size=None)
+    run.chunks.update(attempts=1)  # a worker died on it: this is its redelivery
+    with CaptureQueriesContext(connection) as queries:
+        matching_run_chunk_process(run_id=run.pk, chunk_index=0, inline=True)
+    assert _finish_reads_the_table_back(queries)  # what it published may have changed
+    assert Match.objects.count() == 3
 
 
 def test_a_table_left_by_a_dead_run_does_not_block_the_next_one(
