@@ -1017,6 +1017,7 @@ class _Selector:
 
     def reduce(self, side: str) -> None:
         oi, dj, lower, upper, enc = self._merged(side)
+        self.pending[side] = []  # the parts go once merged: the reduction's peak holds one copy
         floor = self.floor[side]
         if side == "o":
             group, tie = oi, self.demands.ids[dj]
@@ -1028,7 +1029,11 @@ class _Selector:
         np.minimum.at(lowest, group[top], lower[top])
         floor[full] = np.maximum(floor[full], lowest[full])
         keep = np.flatnonzero(upper >= floor[group])
-        self.pending[side] = [(oi[keep], dj[keep], lower[keep], upper[keep], enc[keep])]
+        # Column by column, each merged column let go once its kept rows are copied.
+        columns = [oi, dj, lower, upper, enc]
+        del oi, dj, lower, upper, enc, group, tie
+        kept = [columns.pop(0)[keep] for _ in range(5)]
+        self.pending[side] = [(kept[0], kept[1], kept[2], kept[3], kept[4])]
         self.size[side] = keep.size
         self.limit[side] = max(PENDING_LIMIT, 2 * keep.size)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -112,12 +112,34 @@ def _variable(column: Column) -> list[bytes]:
 def encode(columns: Sequence[Column]) -> bytes:
     """The whole COPY payload (header, rows, trailer) of equally long columns. The fixed-width
     columns must come first: each row is laid out in the order given."""
+    return b"".join(encode_parts(columns, rows_per_part=max(1, _length(columns))))
+
+
+def encode_parts(columns: Sequence[Column], *, rows_per_part: int) -> Iterator[bytes]:
+    """``encode``'s payload in pieces to write one after the other: the header, the rows
+    ``rows_per_part`` at a time, the trailer. A piece's strings and buffers go before the next
+    is made (a million rows' payload never sits in memory whole)."""
     kinds = [c.kind in _FIXED for c in columns]
     if kinds != sorted(kinds, reverse=True):
         raise ValueError("put the fixed-width columns before the variable-width ones")
+    n = _length(columns)
+    yield HEADER
+    for start in range(0, n, rows_per_part):
+        stop = start + rows_per_part
+        yield _rows([Column(c.kind, c.values[start:stop]) for c in columns])  # type: ignore[index]
+    yield TRAILER
+
+
+def _length(columns: Sequence[Column]) -> int:
+    fixed = [c for c in columns if c.kind in _FIXED]
+    return len(np.asarray(fixed[0].values)) if fixed else len(columns[0].values)  # type: ignore[arg-type]
+
+
+def _rows(columns: Sequence[Column]) -> bytes:
+    """The rows of equally long columns, fixed-width ones first, without header or trailer."""
     fixed = [c for c in columns if c.kind in _FIXED]
     variable = [c for c in columns if c.kind not in _FIXED]
-    n = len(np.asarray(fixed[0].values)) if fixed else len(variable[0].values)  # type: ignore[arg-type]
+    n = _length(columns)
     fields: list[Sequence[bytes]] = []
     lead_length = None
     if variable and variable[0].kind == "text":  # its length word joins the fixed block
@@ -129,5 +151,4 @@ def encode(columns: Sequence[Column]) -> bytes:
     raw = block.tobytes()
     heads = [raw[i : i + width] for i in range(0, n * width, width)]
     fields += map(_variable, variable)
-    rows = itertools.chain.from_iterable(zip(heads, *fields, strict=True))
-    return HEADER + b"".join(rows) + TRAILER
+    return b"".join(itertools.chain.from_iterable(zip(heads, *fields, strict=True)))

@@ -64,6 +64,8 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "legal_score",
     "timing_score",
 )
+COPY_PIECE_ROWS = 5_000  # rows encoded and sent to PostgreSQL at a time
+_READ_OFFER_IDS = 5_000  # offer ids whose stored matches are read back at a time
 _INDEX_DEF_RE = re.compile(r"^(CREATE (?:UNIQUE )?INDEX )(\S+)( ON )(\S+)( .*)$", re.DOTALL)
 
 
@@ -92,20 +94,26 @@ class _Stored:
 
     @classmethod
     def read(cls, cursor: Any, live: str, first: int, last: int) -> _Stored:
-        """One value: the six 8-byte columns of every row, packed by PostgreSQL into one
-        bytea and read as a NumPy array (a million rows as tuples took seconds)."""
+        """The six 8-byte columns of every row, packed by PostgreSQL into one bytea per
+        ``_READ_OFFER_IDS`` offer ids and read as NumPy arrays (a million rows as tuples took
+        seconds; as one value, the result, its bytes and their copy held 220 MB at once)."""
         fields = _carried()
         recorded = " OR ".join(f"{_q(f.column)} IS DISTINCT FROM %s" for f in fields)
         defaults = [f.get_db_prep_save(f.get_default(), connection) for f in fields]
-        cursor.execute(
-            "SELECT string_agg(int8send(offer_id) || int8send(demand_id) || int8send(id) "  # noqa: S608
-            "|| int8send((stage <> %s)::int) || timestamptz_send(created_at) "
-            f"|| int8send(({recorded})::int), ''::bytea) FROM {_q(live)} "
-            "WHERE offer_id BETWEEN %s AND %s",
-            [Stage.PROPOSED, *defaults, first, last],
-        )
-        packed = cursor.fetchone()[0]
-        rows = np.frombuffer(bytes(packed or b""), dtype=">i8").astype(np.int64).reshape(-1, 6)
+        pieces: list[npt.NDArray[np.int64]] = []
+        for start in range(first, last + 1, _READ_OFFER_IDS):
+            cursor.execute(
+                "SELECT string_agg(int8send(offer_id) || int8send(demand_id) || int8send(id) "  # noqa: S608
+                "|| int8send((stage <> %s)::int) || timestamptz_send(created_at) "
+                f"|| int8send(({recorded})::int), ''::bytea) FROM {_q(live)} "
+                "WHERE offer_id BETWEEN %s AND %s",
+                [Stage.PROPOSED, *defaults, start, min(start + _READ_OFFER_IDS - 1, last)],
+            )
+            packed = cursor.fetchone()[0]
+            pieces.append(np.frombuffer(packed or b"", dtype=">i8").astype(np.int64))
+            del packed
+        rows = np.concatenate(pieces).reshape(-1, 6)
+        del pieces
         # created_at: timestamptz_send gives µs since 2000, as ``pgcopy.timestamp`` counts
         offer, demand, ids, reviewed, created, carried = (rows[:, n] for n in range(6))
         key = _pair_key(offer, demand)
@@ -286,12 +294,15 @@ class RunTable:
             ("scoring_version", pgcopy.Column("text", [SCORING_VERSION] * rows.size)),
         ]
         named = fixed + variable
-        payload = pgcopy.encode([column for _, column in named])
         names = ", ".join(_q(name) for name, _ in named)
         with cursor.cursor.copy(
             f"COPY {_q(self.name)} ({names}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.write(payload)
+            # In pieces: a batch's whole payload, and libpq's copy of it, cost 100 MB a worker.
+            for piece in pgcopy.encode_parts(
+                [column for _, column in named], rows_per_part=COPY_PIECE_ROWS
+            ):
+                copy.write(piece)
 
     # -- swapping ----------------------------------------------------------------------
 

@@ -35,10 +35,11 @@ rows = st.lists(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows, st.booleans())
-def test_every_kind_of_column_reads_back(data: list[tuple], text_first: bool) -> None:
+@given(rows, st.booleans(), st.integers(1, 25))
+def test_every_kind_of_column_reads_back(data: list[tuple], text_first: bool, piece: int) -> None:
     """Either order of the variable columns: a text column first has its length words laid
-    out with the fixed fields (the explanations of a full rematch)."""
+    out with the fixed fields (the explanations of a full rematch). Written whole or in
+    pieces of any number of rows."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE pgcopy_check (a bigint, b integer, c double precision, "
@@ -50,21 +51,22 @@ def test_every_kind_of_column_reads_back(data: list[tuple], text_first: bool) ->
             "g": pgcopy.Column("jsonb", [r[6] for r in data]),
         }
         order = ["f", "e", "g"] if text_first else ["e", "f", "g"]
-        payload = pgcopy.encode(
-            [
-                pgcopy.Column("int8", np.array([r[0] for r in data], dtype=np.int64)),
-                pgcopy.Column("int4", np.array([r[1] for r in data], dtype=np.int64)),
-                pgcopy.Column("float8", np.array([r[2] for r in data], dtype=np.float64)),
-                pgcopy.Column(
-                    "timestamptz", np.array([pgcopy.timestamp(r[3]) for r in data], dtype=np.int64)
-                ),
-                *(variable[name] for name in order),
-            ]
-        )
+        columns = [
+            pgcopy.Column("int8", np.array([r[0] for r in data], dtype=np.int64)),
+            pgcopy.Column("int4", np.array([r[1] for r in data], dtype=np.int64)),
+            pgcopy.Column("float8", np.array([r[2] for r in data], dtype=np.float64)),
+            pgcopy.Column(
+                "timestamptz", np.array([pgcopy.timestamp(r[3]) for r in data], dtype=np.int64)
+            ),
+            *(variable[name] for name in order),
+        ]
+        parts = list(pgcopy.encode_parts(columns, rows_per_part=piece))
+        assert b"".join(parts) == pgcopy.encode(columns)  # pieces or whole: the same bytes
         with cursor.cursor.copy(
             f"COPY pgcopy_check (a, b, c, d, {', '.join(order)}) FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.write(payload)
+            for part in parts:  # the rows a piece at a time, as a full rematch sends them
+                copy.write(part)
         cursor.execute("SELECT a, b, c, d, e, f, g FROM pgcopy_check")
         back = cursor.fetchall()
         transaction.set_rollback(True)
