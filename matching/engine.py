@@ -563,7 +563,7 @@ def _ball_pairs(
             np.full(sub.size, inner2) if isinstance(inner2, float) else np.asarray(inner2)[sub]
         ) - _SLACK  # a hair inside, so that rounding never loses a pair
         if bound is not None:  # the signatures' products, looked up, the ring and the bound
-            log_cap, query_side, member_side = bound
+            cap_values, log_cap, query_side, member_side = bound
             query_cut, query_per_chord = query_side.at(sub)
             member_cut, member_per_chord = member_side.at(members)
             r, c, enc, _ = kernels.ball_pairs(
@@ -581,6 +581,7 @@ def _ball_pairs(
                 if member_inner2 is None
                 else member_inner2[members] - _SLACK,
                 table,
+                cap_values,
                 log_cap,
                 query_cut,
                 member_cut,
@@ -745,7 +746,7 @@ class _Run:
         # bound) and text 1 (``upper``), and text_fn runs only on the pairs whose interval
         # still reaches their listing's floor (``_Selector``, then ``rescore``).
         self.defer_text = False
-        self._log_caps: dict[tuple[int, int, str], npt.NDArray[np.float32]] = {}
+        self._log_caps: dict[tuple[int, int, str], tuple[npt.NDArray[np.int32], FloatArray]] = {}
 
     def far_reach2(
         self, floor: FloatArray, resource: npt.NDArray[np.int8], material_cap: float = 1.0
@@ -770,30 +771,30 @@ class _Run:
 
     def search_bound(
         self, query: _Query, block: _Block, keys: str, table: npt.NDArray[np.int32]
-    ) -> tuple[npt.NDArray[np.float32], _Side, _Side]:
-        """What the search kernel cuts on (``kernels.ball_pairs``): per cell of ``table``,
-        w_material × log of the largest material its encoding allows (``scoring.material_cap``,
-        text 1 when text is scored); per listing of each side, the log of its cut (its floor,
-        once there are floors, and ``min_score``) and the log distance decay per unit of chord
-        (the demand side's w_distance × earth radius / scale; 0 for offers). Every other
-        component is at most 1, as in ``score``'s bound."""
+    ) -> tuple[npt.NDArray[np.int32], FloatArray, _Side, _Side]:
+        """What the search kernel cuts on (``kernels.ball_pairs``): per distinct value of
+        ``table`` (sorted), w_material × log of the largest material its encoding allows
+        (``scoring.material_cap``, text 1 when text is scored); per listing of each side, the
+        log of its cut (its floor, once there are floors, and ``min_score``) and the log
+        distance decay per unit of chord (the demand side's w_distance × earth radius / scale;
+        0 for offers). Every other component is at most 1, as in ``score``'s bound."""
         key = (id(query), id(block), keys)
         caps = self._log_caps.get(key)
         if caps is None:
             wm = self.weights.normalised()[0]
-            cells = np.flatnonzero(table)
-            values, inverse = np.unique(table.ravel()[cells], return_inverse=True)
+            values = np.unique(table[table != 0])  # the kernel skips cells of 0
             cap = material_cap(values, *self.depths, text=self.text_fn is not None)
             with np.errstate(divide="ignore"):
-                log_cap = wm * np.log(cap) + 1e-6  # a hair above: float32 never cuts a pair
-            caps = np.full(table.shape, -np.inf, dtype=np.float32)
-            caps.ravel()[cells] = log_cap[inverse]
+                log_cap = wm * np.log(cap) + 1e-6  # a hair above: rounding never cuts a pair
+            caps = (values.astype(np.int32), np.asarray(log_cap, dtype=np.float64))
             self._log_caps[key] = caps
         on_demands = query.batch is self.demands
         floors = (None, None) if self.floors is None else self.floors
         offer_side = _Side(self, floors[0], None)
         demand_side = _Side(self, floors[1], self.demands.scale_km)
-        return (caps, demand_side, offer_side) if on_demands else (caps, offer_side, demand_side)
+        if on_demands:
+            return (*caps, demand_side, offer_side)
+        return (*caps, offer_side, demand_side)
 
     @property
     def weak_cap(self) -> float:

@@ -36,6 +36,7 @@ def ball_pairs(  # pragma: no cover - compiled; its NumPy meaning is tested
     mz: np.ndarray,
     member_inner2: np.ndarray,
     table: np.ndarray,
+    cap_values: np.ndarray,
     log_cap: np.ndarray,
     query_cut: np.ndarray,
     member_cut: np.ndarray,
@@ -46,16 +47,18 @@ def ball_pairs(  # pragma: no cover - compiled; its NumPy meaning is tested
     non-zero and squared chord in (max(query_inner2[r], member_inner2[c]), query_reach2[r]],
     row by row. Members in signature order are visited without sorting them.
 
-    Of those, only the pairs whose score bound reaches their cut: ``log_cap`` (per cell of
-    ``table``) minus the log distance decay, ``(query_per_chord[r] + member_per_chord[c]) ×
-    chord``, at least ``min(query_cut[r], member_cut[c])`` (cuts of -inf keep every pair).
+    Of those, only the pairs whose score bound reaches their cut: ``log_cap[v]`` for the cell's
+    value ``cap_values[v]`` (``cap_values`` sorted, holding every non-zero value of ``table``;
+    a few thousand values instead of a float per cell) minus the log distance decay,
+    ``(query_per_chord[r] + member_per_chord[c]) × chord``, at least
+    ``min(query_cut[r], member_cut[c])`` (cuts of -inf keep every pair).
 
     Returns (r, c, the table entry, the squared chord). Its NumPy meaning::
 
         cells = table[query_sig][:, member_sig]
         d2 = (qx[:, None] - mx) ** 2 + (qy[:, None] - my) ** 2 + (qz[:, None] - mz) ** 2
         inner2 = np.maximum(query_inner2[:, None], member_inner2)
-        bound = log_cap[query_sig][:, member_sig] - np.sqrt(d2) * (
+        bound = log_cap[np.searchsorted(cap_values, cells)] - np.sqrt(d2) * (  # cells != 0
             query_per_chord[:, None] + member_per_chord
         )
         cut = np.minimum(query_cut[:, None], member_cut)
@@ -88,13 +91,13 @@ def ball_pairs(  # pragma: no cover - compiled; its NumPy meaning is tested
     dist2 = np.empty(size, dtype=np.float64)
     k = 0
     for r in range(query_sig.size):
-        row, caps = table[query_sig[r]], log_cap[query_sig[r]]
+        row = table[query_sig[r]]
         x, y, z, reach2, inner2 = qx[r], qy[r], qz[r], query_reach2[r], query_inner2[r]
         cut, per_chord = query_cut[r], query_per_chord[r]
         for g in range(groups):
             e = row[sig[starts[g]]]
             if e != 0:
-                cap = caps[sig[starts[g]]]
+                cap = log_cap[np.searchsorted(cap_values, e)]
                 for p in range(starts[g], starts[g + 1]):
                     c = order[p]
                     d2 = (x - mx[c]) ** 2 + (y - my[c]) ** 2 + (z - mz[c]) ** 2

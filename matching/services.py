@@ -808,6 +808,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         MatchingRunChunk.objects.filter(pk=chunk.pk).update(
             demand_top_pairs=_demand_top_k(found, k)
         )
+        _heap_trimmed()  # the ranking's temporaries and the 24 MB value sent
         others = _OtherChunksTops(chunk, chunk.run.total_chunks, found, k)
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this

@@ -22,7 +22,8 @@ def test_ball_pairs_is_its_numpy_meaning(seed: int) -> None:
     member_inner2 = np.where(rng.random(m) < 0.5, -1.0, rng.random(m) * 0.3)
     if seed % 2:  # members in signature order, as the engine passes them
         member_sig = np.sort(member_sig)
-    log_cap = np.log(rng.random((sq, sm))).astype(np.float32)
+    cap_values = np.unique(table[table != 0])  # a log cap per distinct non-zero value
+    log_cap = np.log(rng.random(cap_values.size))
     # Half the seeds cut nothing (no floors yet), the others cut on floors of both sides.
     cuts = (rng.random(n) * -2, rng.random(m) * -2) if seed % 4 >= 2 else (None, None)
     query_cut = np.full(n, -np.inf) if cuts[0] is None else cuts[0]
@@ -31,13 +32,14 @@ def test_ball_pairs_is_its_numpy_meaning(seed: int) -> None:
 
     r, c, enc, d2 = kernels.ball_pairs(
         query_sig, qx, qy, qz, reach2, inner2, member_sig, mx, my, mz, member_inner2, table,
-        log_cap, query_cut, member_cut, query_per_chord, member_per_chord,
+        cap_values, log_cap, query_cut, member_cut, query_per_chord, member_per_chord,
     )  # fmt: skip
 
     cells = table[query_sig][:, member_sig]
     dist2 = (qx[:, None] - mx) ** 2 + (qy[:, None] - my) ** 2 + (qz[:, None] - mz) ** 2
     ring = (dist2 > np.maximum(inner2[:, None], member_inner2)) & (dist2 <= reach2[:, None])
-    bound = log_cap[query_sig][:, member_sig] - np.sqrt(dist2) * (
+    at = np.minimum(np.searchsorted(cap_values, cells), max(cap_values.size - 1, 0))
+    bound = (log_cap[at] if cap_values.size else np.zeros(cells.shape)) - np.sqrt(dist2) * (
         query_per_chord[:, None] + member_per_chord
     )
     ring &= bound >= np.minimum(query_cut[:, None], member_cut)
