@@ -496,8 +496,9 @@ class FullRematch:
     chunks_seconds: float  # start → every chunk done
     matches_seconds: float  # start → run done: the run table swapped in
     prospects_seconds: float  # then the prospects of every chunk's range, in the same workers
-    peak_rss_bytes: int  # summed over the worker processes, sampled every 0.1 s
+    peak_rss_bytes: int  # summed over the worker processes, sampled every 0.1 s, to the swap
     peak_pss_bytes: int  # the same, shared pages divided among the processes sharing them
+    prospects_peak_pss_bytes: int  # the workers' summed PSS while they refresh the prospects
     peak_parent_rss_bytes: int
     matches: int
     written: int
@@ -607,6 +608,8 @@ def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRema
             raise RuntimeError(f"the workers stopped before run {run.pk} was done")
         time.sleep(0.1)
     matches_done = time.perf_counter() - started
+    rematch_rss, rematch_pss = sampler.rss, sampler.pss  # the full rematch's own peak
+    sampler.rss = sampler.pss = 0
     if run.status != MatchingRun.Status.DONE:
         raise RuntimeError(f"run {run.pk} ended {run.status}")
     for first, last in ranges:  # what the run queued on commit, to the same workers
@@ -629,8 +632,9 @@ def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRema
         chunks_seconds=chunks_done or matches_done,
         matches_seconds=matches_done,
         prospects_seconds=prospects,
-        peak_rss_bytes=sampler.rss,
-        peak_pss_bytes=sampler.pss,
+        peak_rss_bytes=rematch_rss,
+        peak_pss_bytes=rematch_pss,
+        prospects_peak_pss_bytes=sampler.pss,
         peak_parent_rss_bytes=sampler.parent,
         matches=Match.objects.count(),
         written=run.matches_written,
@@ -826,15 +830,16 @@ def report(
                 f"| {r.offers:,} × {r.demands:,} | {r.workers} | {r.chunks} × {r.chunk_size:,} "
                 f"| {'prewarmed, table full' if r.prewarmed else 'cold, empty table'} "
                 f"| {r.chunks_seconds:.1f} s | **{r.matches_seconds:.1f} s** "
-                f"| +{r.prospects_seconds:.1f} s "
+                f"| +{r.prospects_seconds:.1f} s ({_gb(r.prospects_peak_pss_bytes)} PSS) "
                 f"| {_gb(r.peak_pss_bytes)} PSS, {_gb(r.peak_rss_bytes)} RSS "
                 f"| {r.pairs_per_second:,.0f} | {r.written:,} of {r.matches:,} |\n"
             )
         w("\n*Matches live* is the full rematch: from the start until every match of the run is ")
         w("in the live table (the swap done). pairs/s = offers × demands / that time (the ")
         w("candidate-equivalent pairs). Peak memory sums the workers' memory, sampled every ")
-        w("0.1 s (PSS every 0.5 s): PSS divides the pages they share since the fork among ")
-        w("them, RSS counts them once per process.\n\n")
+        w("0.1 s (PSS every 0.5 s), from the start until the swap: PSS divides the pages ")
+        w("they share since the fork among them, RSS counts them once per process. The ")
+        w("prospects' own peak (PSS) is given with their time.\n\n")
     if baseline is not None:
         w("**Naive baseline** (ORM objects, every pair through `score_pair`): ")
         w(f"{baseline.offers} × {baseline.demands} pairs in {baseline.seconds:.1f} s, ")

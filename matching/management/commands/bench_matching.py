@@ -138,8 +138,9 @@ class Command(BaseCommand):
                         f"full rematch {run.offers:,} x {run.demands:,} "
                         f"({'prewarmed' if prewarm else 'cold'}): matches live in "
                         f"{run.matches_seconds:.1f} s (chunks {run.chunks_seconds:.1f} s), "
+                        f"peak {run.peak_pss_bytes / 1024**3:.2f} GB PSS; "
                         f"prospects +{run.prospects_seconds:.1f} s, "
-                        f"peak {run.peak_pss_bytes / 1024**3:.2f} GB PSS"
+                        f"peak {run.prospects_peak_pss_bytes / 1024**3:.2f} GB PSS"
                     )
         if opts["naive"]:
             if not bench.count(Offer):
