@@ -739,10 +739,11 @@ def _heap_trimmed() -> None:
     """Give the heap's free pages back to the system now (glibc; elsewhere nothing).
 
     glibc keeps freed NumPy temporaries in its heap (it raises its mmap threshold after the
-    first large frees), so a worker held the engine's peak, 1.44 GB, through the write that
-    follows. Trimming once the engine is done brings it to what is still in use (1.03 GB
-    here). Fixing the mmap threshold low instead did the same but made every large temporary
-    a fresh mapping: page faults cost the engine 5-8 s per 50,000-offer chunk on two cores.
+    first large frees), so a worker held the engine's peak (1.2-1.4 GB for 50,000 offers
+    against 100,000 demands) through the write that follows. Trimming once the engine is done
+    brings it to what is still in use (about 950 MB). Fixing the mmap threshold low instead
+    did the same but made every large temporary a fresh mapping: page faults cost the engine
+    5-8 s per such chunk on two cores.
     """
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
