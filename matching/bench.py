@@ -570,6 +570,12 @@ class _Sampler:
         self.parent = max(self.parent, _rss(os.getpid()))
         self.calls += 1
 
+    def restart(self) -> tuple[int, int]:
+        """The workers' peak (RSS, PSS) so far; the next peaks count from now."""
+        peaks = (self.rss, self.pss)
+        self.rss = self.pss = 0
+        return peaks
+
 
 def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRematch:
     """A full rematch through the chunk service in ``workers`` forked processes, then the
@@ -608,8 +614,7 @@ def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRema
             raise RuntimeError(f"the workers stopped before run {run.pk} was done")
         time.sleep(0.1)
     matches_done = time.perf_counter() - started
-    rematch_rss, rematch_pss = sampler.rss, sampler.pss  # the full rematch's own peak
-    sampler.rss = sampler.pss = 0
+    rematch_rss, rematch_pss = sampler.restart()  # the full rematch's own peak
     if run.status != MatchingRun.Status.DONE:
         raise RuntimeError(f"run {run.pk} ended {run.status}")
     for first, last in ranges:  # what the run queued on commit, to the same workers

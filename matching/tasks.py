@@ -12,15 +12,19 @@ logger = get_task_logger(__name__)
 
 TRANSIENT = (OperationalError, InterfaceError)
 
+# Every task here: acknowledged after it ran (its service is idempotent), retried with
+# back-off on a lost database connection, no result stored.
+_IDEMPOTENT = {"acks_late": True, "autoretry_for": TRANSIENT, "retry_backoff": True,
+               "ignore_result": True}  # fmt: skip
+# Work queued per listing or per chunk: jittered, so that a burst does not retry in step.
+_ON_EVENT = {**_IDEMPOTENT, "retry_jitter": True, "max_retries": 5}
+# Work beat runs on a schedule: the next run comes soon anyway.
+_ON_SCHEDULE = {**_IDEMPOTENT, "max_retries": 3}
+
 
 @shared_task(
     name="matching.listing_match",  # stable wire name; survives module moves
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
+    **_ON_EVENT,
 )
 def listing_match_task(kind: str, listing_id: int, version: int) -> None:
     from matching.services import matches_refresh_for_listing  # lazy: listings imports tasks
@@ -31,12 +35,7 @@ def listing_match_task(kind: str, listing_id: int, version: int) -> None:
 
 @shared_task(
     name="matching.prospects_refresh_for_offer",
-    acks_late=True,  # safe: the refresh replaces the offer's prospects in one transaction
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
+    **_ON_EVENT,  # acks late safely: the refresh replaces the offer's prospects in one transaction
 )
 def prospects_refresh_for_offer_task(offer_id: int, version: int) -> None:
     from matching.prospects import prospects_refresh_for_offer
@@ -46,12 +45,7 @@ def prospects_refresh_for_offer_task(offer_id: int, version: int) -> None:
 
 @shared_task(
     name="matching.prospects_refresh_range",
-    acks_late=True,  # safe: a range refresh writes the same rows however often it runs
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
+    **_ON_EVENT,  # acks late safely: a range refresh writes the same rows however often it runs
 )
 def prospects_refresh_range_task(first_offer_id: int, last_offer_id: int) -> None:
     """One chunk of a fanned-out prospects refresh (ranges from prospects_offer_ranges)."""
@@ -65,11 +59,7 @@ def prospects_refresh_range_task(first_offer_id: int, last_offer_id: int) -> Non
 
 @shared_task(
     name="matching.listings_sweep",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=3,
-    ignore_result=True,
+    **_ON_SCHEDULE,
 )
 def listings_sweep_task() -> None:
     from matching.services import listings_sweep
@@ -81,11 +71,7 @@ def listings_sweep_task() -> None:
 
 @shared_task(
     name="matching.runs_sweep",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=3,
-    ignore_result=True,
+    **_ON_SCHEDULE,
 )
 def runs_sweep_task() -> None:
     from matching.services import matching_runs_sweep
@@ -97,12 +83,7 @@ def runs_sweep_task() -> None:
 
 @shared_task(
     name="matching.run_chunk",
-    acks_late=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    ignore_result=True,
+    **_ON_EVENT,
 )
 def matching_run_chunk_task(run_id: int, chunk_index: int) -> None:
     from matching.services import matching_run_chunk_process
@@ -112,11 +93,7 @@ def matching_run_chunk_task(run_id: int, chunk_index: int) -> None:
 
 @shared_task(
     name="matching.introductions_remind",
-    acks_late=True,  # safe: a reminder is claimed by its unique MatchEvent row
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=3,
-    ignore_result=True,
+    **_ON_SCHEDULE,  # acks late safely: a reminder is claimed by its unique MatchEvent row
 )
 def introductions_remind_task() -> None:
     from matching.nudges import introductions_remind
@@ -128,11 +105,7 @@ def introductions_remind_task() -> None:
 
 @shared_task(
     name="matching.digests_send",
-    acks_late=True,  # safe: a digest is claimed by its unique (organisation, week) row
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=3,
-    ignore_result=True,
+    **_ON_SCHEDULE,  # acks late safely: a digest is claimed by its unique (organisation, week) row
 )
 def digests_send_task() -> None:
     from matching.nudges import digests_send

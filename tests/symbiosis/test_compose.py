@@ -69,3 +69,20 @@ def test_beat_schedule_names_registered_tasks() -> None:
 
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["task"] in current_app.tasks, entry["task"]
+
+
+def test_every_matching_task_acks_late_and_retries_a_lost_database() -> None:
+    """The tasks share one retry policy: acknowledged after running (their services are
+    idempotent), retried on a lost connection, no result kept; queued work jitters its retries."""
+    import matching.tasks as tasks
+
+    matching = {n: t for n, t in current_app.tasks.items() if n.startswith("matching.")}
+    assert len(matching) >= 8
+    for name, task in matching.items():
+        assert task.acks_late, name
+        assert task.ignore_result, name
+        assert tuple(task.autoretry_for) == tasks.TRANSIENT, name
+        assert task.retry_backoff, name
+    assert matching["matching.run_chunk"].retry_jitter
+    assert matching["matching.run_chunk"].max_retries == 5
+    assert matching["matching.runs_sweep"].max_retries == 3
