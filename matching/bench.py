@@ -498,11 +498,11 @@ class FullRematch:
     prospects_seconds: float  # then the prospects of every chunk's range, in the same workers
     peak_rss_bytes: int  # summed over the worker processes, sampled every 0.1 s, to the swap
     peak_pss_bytes: int  # the same, shared pages divided among the processes sharing them
+    peak_total_pss_bytes: int  # the workers' and the process that forked them, summed
     prospects_peak_pss_bytes: int  # the workers' summed PSS while they refresh the prospects
-    peak_parent_rss_bytes: int
     matches: int
     written: int
-    prewarmed: bool
+    index: str  # one of INDEX_MODES
 
     @property
     def pairs_per_second(self) -> float:
@@ -552,56 +552,112 @@ def _worker(run_id: int, queue: Any) -> None:
         conn.close()
 
 
+def isolate() -> None:
+    """What the benchmark's processes change in the settings: tasks the services queue on
+    commit (prospects) are not part of the measurement, and must not land on a shared queue;
+    the index's periodic full check is measured on its own."""
+    from django.conf import settings
+
+    from symbiosis.celery import app
+
+    app.conf.broker_url = "memory://"
+    settings.MATCHING_INDEX_FULL_CHECK_SECONDS = 3600.0
+
+
+def worker_parent(run_jobs: Any, events: Any, *, workers: int, index: str) -> None:
+    """The workers' parent, as a Celery worker's main process (``bench_parent.main``, spawned):
+    builds the demand index unless ``index`` is "cold" (before it says it is ready if
+    "prewarmed", after it is given the run if "fresh"), forks the workers, tells their pids
+    and waits for them."""
+    from .services import matching_worker_prepare
+
+    isolate()
+    if index == "prewarmed":
+        matching_worker_prepare()
+    events.put("ready")
+    run_id = run_jobs.get()
+    if index == "fresh":
+        matching_worker_prepare()
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_worker, args=(run_id, run_jobs)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    events.put([p.pid for p in processes])
+    for process in processes:
+        process.join()
+
+
 class _Sampler:
     """Peak summed memory of the worker processes: the resident set every 0.1 s, the
-    proportional set (costly to read: the kernel walks the page tables) every 0.5 s."""
+    proportional set (costly to read: the kernel walks the page tables) every 0.5 s, also with
+    their parent's (a Celery worker's main process holds its share of the pages they share:
+    the libraries and, if it built it, the demand index)."""
 
-    def __init__(self, processes: Sequence[Any]) -> None:
-        self.processes = processes
-        self.rss = self.pss = self.parent = 0
+    def __init__(self, parent: int, workers: Sequence[int]) -> None:
+        self.parent, self.workers = parent, workers
+        self.rss = self.pss = self.total = 0
         self.calls = 0
 
     def sample(self) -> None:
-        alive = [p.pid for p in self.processes if p.pid]
-        rss = sum(_rss(pid) for pid in alive)
+        rss = sum(_rss(pid) for pid in self.workers)
         if self.calls % 5 == 0:
-            self.pss = max(self.pss, sum(_pss(pid) for pid in alive))
+            workers = sum(_pss(pid) for pid in self.workers)
+            self.pss = max(self.pss, workers)
+            self.total = max(self.total, workers + _pss(self.parent))
         self.rss = max(self.rss, rss)
-        self.parent = max(self.parent, _rss(os.getpid()))
         self.calls += 1
 
-    def restart(self) -> tuple[int, int]:
-        """The workers' peak (RSS, PSS) so far; the next peaks count from now."""
-        peaks = (self.rss, self.pss)
-        self.rss = self.pss = 0
+    def restart(self) -> tuple[int, int, int]:
+        """The peaks (workers' RSS, workers' PSS, with their parent's PSS) so far; the next
+        peaks count from now."""
+        peaks = (self.rss, self.pss, self.total)
+        self.rss = self.pss = self.total = 0
         return peaks
 
 
-def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRematch:
-    """A full rematch through the chunk service in ``workers`` forked processes, then the
-    prospects refresh of every chunk's offer range in the same processes."""
-    from .candidates import caches_clear, side_cache
+# Where the workers' demand index comes from: each builds its own on its first chunk (a worker
+# started with MATCHING_WORKER_PREPARE off, or after the index outgrew its changes); their
+# parent builds it before forking them, as a Celery worker just started does, within the time
+# measured; or it was built before (a worker that has been up).
+INDEX_MODES = {
+    "cold": "cold: each worker builds it, empty table",
+    "fresh": "built by the parent (timed), table full",
+    "prewarmed": "prewarmed by the parent, table full",
+}
+
+
+def full_rematch(*, workers: int, index: str) -> FullRematch:
+    """A full rematch through the chunk service in ``workers`` processes forked by a parent
+    spawned for them (``worker_parent``), then the prospects refresh of every chunk's offer
+    range in the same processes. ``index``: one of ``INDEX_MODES``; a cold run starts from an
+    empty match table."""
+    from . import bench_parent
     from .models import Match, MatchingRun
     from .services import matching_run_start
 
-    if cold_matches:
+    if index == "cold":
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE matching_match, matching_matchevent, matching_prospect")
-    caches_clear()
-    if prewarm:  # as a long-lived worker has it: built once, then kept in step
-        side_cache("demand").parts(_router())
+    spawn = multiprocessing.get_context("spawn")
+    run_jobs: Any = spawn.Queue()
+    events: Any = spawn.Queue()
+    parent = spawn.Process(
+        target=bench_parent.main,
+        args=(run_jobs, events),
+        kwargs={"workers": workers, "index": index},
+    )
+    parent.start()
+    if events.get(timeout=600) != "ready":
+        raise RuntimeError("the workers' parent did not start")
     started = time.perf_counter()
     run = matching_run_start(enqueue=False)
     ranges = list(run.chunks.order_by("index").values_list("first_offer_id", "last_offer_id"))
-    context = multiprocessing.get_context("fork")
-    queue: Any = context.Queue()
-    for index in range(run.total_chunks):
-        queue.put(index)
-    connections.close_all()
-    processes = [context.Process(target=_worker, args=(run.pk, queue)) for _ in range(workers)]
-    for process in processes:
-        process.start()
-    sampler = _Sampler(processes)
+    run_jobs.put(run.pk)
+    for chunk in range(run.total_chunks):
+        run_jobs.put(chunk)
+    pids: list[int] = events.get(timeout=600)
+    sampler = _Sampler(parent.pid or 0, pids)
     chunks_done: float | None = None
     while True:
         sampler.sample()
@@ -610,22 +666,21 @@ def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRema
             chunks_done = time.perf_counter() - started
         if run.status != MatchingRun.Status.RUNNING:
             break
-        if not any(p.is_alive() for p in processes):
+        if not parent.is_alive() or not any(_rss(pid) for pid in pids):
             raise RuntimeError(f"the workers stopped before run {run.pk} was done")
         time.sleep(0.1)
     matches_done = time.perf_counter() - started
-    rematch_rss, rematch_pss = sampler.restart()  # the full rematch's own peak
+    rematch_rss, rematch_pss, rematch_total = sampler.restart()  # the full rematch's own peak
     if run.status != MatchingRun.Status.DONE:
         raise RuntimeError(f"run {run.pk} ended {run.status}")
     for first, last in ranges:  # what the run queued on commit, to the same workers
-        queue.put((first, last))
+        run_jobs.put((first, last))
     for _ in range(workers):
-        queue.put(None)
-    while any(p.is_alive() for p in processes):
+        run_jobs.put(None)
+    while parent.is_alive():
         sampler.sample()
         time.sleep(0.1)
-    for process in processes:
-        process.join()
+    parent.join()
     prospects = time.perf_counter() - started - matches_done
     run.refresh_from_db()
     return FullRematch(
@@ -639,11 +694,11 @@ def full_rematch(*, workers: int, prewarm: bool, cold_matches: bool) -> FullRema
         prospects_seconds=prospects,
         peak_rss_bytes=rematch_rss,
         peak_pss_bytes=rematch_pss,
+        peak_total_pss_bytes=rematch_total,
         prospects_peak_pss_bytes=sampler.pss,
-        peak_parent_rss_bytes=sampler.parent,
         matches=Match.objects.count(),
         written=run.matches_written,
-        prewarmed=prewarm,
+        index=index,
     )
 
 
@@ -828,15 +883,17 @@ def report(
         w("worker processes, each with its own database connection; the last chunk swaps the ")
         w("run table in; then the prospects of each chunk's offers, as the run queues them):\n\n")
         w("| offers × demands | workers | chunks | index | chunks done | matches live ")
-        w("| prospects after | peak memory (workers) | pairs/s | rows written |\n")
+        w("| prospects after | peak memory (workers; with their parent) | pairs/s ")
+        w("| rows written |\n")
         w("|---|---|---|---|---|---|---|---|---|---|\n")
         for r in full:
             w(
                 f"| {r.offers:,} × {r.demands:,} | {r.workers} | {r.chunks} × {r.chunk_size:,} "
-                f"| {'prewarmed, table full' if r.prewarmed else 'cold, empty table'} "
+                f"| {INDEX_MODES[r.index]} "
                 f"| {r.chunks_seconds:.1f} s | **{r.matches_seconds:.1f} s** "
                 f"| +{r.prospects_seconds:.1f} s ({_gb(r.prospects_peak_pss_bytes)} PSS) "
-                f"| {_gb(r.peak_pss_bytes)} PSS, {_gb(r.peak_rss_bytes)} RSS "
+                f"| {_gb(r.peak_pss_bytes)} PSS, {_gb(r.peak_rss_bytes)} RSS; "
+                f"{_gb(r.peak_total_pss_bytes)} PSS "
                 f"| {r.pairs_per_second:,.0f} | {r.written:,} of {r.matches:,} |\n"
             )
         w("\n*Matches live* is the full rematch: from the start until every match of the run is ")
@@ -844,7 +901,10 @@ def report(
         w("candidate-equivalent pairs). Peak memory sums the workers' memory, sampled every ")
         w("0.1 s (PSS every 0.5 s), from the start until the swap: PSS divides the pages ")
         w("they share since the fork among them, RSS counts them once per process. The ")
-        w("prospects' own peak (PSS) is given with their time.\n\n")
+        w("workers' parent is a process of its own, spawned fresh as a Celery worker's main ")
+        w("process is, which forks them (after `matching_worker_prepare` where the index is ")
+        w("the parent's); *with their parent* adds its PSS: its share of the libraries and ")
+        w("of the index it built. The prospects' own peak (PSS) is given with their time.\n\n")
     if baseline is not None:
         w("**Naive baseline** (ORM objects, every pair through `score_pair`): ")
         w(f"{baseline.offers} × {baseline.demands} pairs in {baseline.seconds:.1f} s, ")

@@ -411,6 +411,8 @@ class ListingTable:
     lat: FloatArray
     lon: FloatArray
     legal: IntArray  # LEGAL codes
+    annual_quantity: FloatArray  # per year, in the base unit
+    in_tonnes: BoolArray  # the base unit is the tonne
     texts: sp.csr_matrix
     text_row: IntArray
     ports: PortTable
@@ -439,6 +441,8 @@ class ListingTable:
             lat=lat,
             lon=lon,
             legal=np.array([code(item.legal) for item in listings], dtype=np.int64),  # type: ignore[arg-type]
+            annual_quantity=np.array([p.annual_quantity for p in profiles], dtype=np.float64),
+            in_tonnes=np.array([p.base_unit == "t" for p in profiles], dtype=np.bool_),
             texts=texts,
             text_row=text_row,
             ports=PortTable.build(router, lat, lon),
@@ -472,6 +476,8 @@ class ListingTable:
             lat=self.lat[rows],
             lon=self.lon[rows],
             legal=self.legal[rows],
+            annual_quantity=self.annual_quantity[rows],
+            in_tonnes=self.in_tonnes[rows],
             texts=self.texts[texts],
             text_row=text_row.astype(np.int64),
             ports=PortTable(
@@ -496,6 +502,8 @@ class ListingTable:
             lat=np.concatenate([t.lat for t in tables]),
             lon=np.concatenate([t.lon for t in tables]),
             legal=np.concatenate([t.legal for t in tables]),
+            annual_quantity=np.concatenate([t.annual_quantity for t in tables]),
+            in_tonnes=np.concatenate([t.in_tonnes for t in tables]),
             texts=sp.csr_matrix(sp.vstack([t.texts for t in tables], format="csr")),
             text_row=np.concatenate(
                 [t.text_row + o for t, o in zip(tables, offsets, strict=False)]
@@ -571,10 +579,7 @@ def _load(
     kind: str, queryset: QuerySet[Any], categories: selectors.CategoryTable
 ) -> tuple[list[selectors.ScoredListing], dict[int, str]]:
     errors: dict[int, str] = {}
-    loader = (
-        selectors.offer_scored_listings if kind == "offer" else selectors.demand_scored_listings
-    )
-    return loader(queryset, errors=errors, categories=categories), errors
+    return selectors.scored_listings(kind, queryset, errors=errors, categories=categories), errors
 
 
 def _part(
@@ -995,7 +1000,15 @@ class Found:
 
 def gather(parts: Sequence[IndexPart], ids: IntArray) -> tuple[ListingTable, IntArray]:
     """A table of the live rows of ``ids`` (unique) across ``parts``, and the row of each id
-    in it (-1 for an id no part holds live)."""
+    in it (-1 for an id no part holds live). With one part, its own table: a chunk of a full
+    rematch names nearly every row, and a copy (their text rows above all) cost 100 MB and a
+    second at 100,000 demands."""
+    if len(parts) == 1:
+        table = parts[0].table
+        rows = table.rows_of(ids)
+        live = rows >= 0
+        live[live] &= ~table.dead[rows[live]]
+        return table, np.where(live, rows, -1)
     position = np.full(ids.size, -1, dtype=np.int64)
     tables: list[ListingTable] = []
     offset = 0

@@ -994,13 +994,13 @@ class _Selector:
     def add(self, found: _Scored) -> None:
         for side, rows in (("o", found.oi), ("d", found.dj)):
             keep = np.flatnonzero(found.upper >= self.floor[side][rows])
-            self.pending[side].append(
+            self.pending[side].append(  # rows and encodings fit 32 bits: 28 bytes a pair
                 (
-                    found.oi[keep],
-                    found.dj[keep],
+                    found.oi[keep].astype(np.int32),
+                    found.dj[keep].astype(np.int32),
                     found.score[keep],
                     found.upper[keep],
-                    found.encoding[keep],
+                    found.encoding[keep].astype(np.int32),
                 )
             )
             self.size[side] += keep.size
@@ -1044,8 +1044,9 @@ class _Selector:
         self.reduce("d")
         (oi_o, dj_o, _, _, e_o), (oi_d, dj_d, _, _, e_d) = self._merged("o"), self._merged("d")
         self.pending = {"o": [], "d": []}  # let go before the exact rescoring (100 MB here)
-        oi, dj = np.concatenate((oi_o, oi_d)), np.concatenate((dj_o, dj_d))
-        enc = np.concatenate((e_o, e_d))
+        oi = np.concatenate((oi_o, oi_d)).astype(np.int64)
+        dj = np.concatenate((dj_o, dj_d)).astype(np.int64)
+        enc = np.concatenate((e_o, e_d)).astype(np.int64)
         _, first = np.unique(oi * len(self.demands) + dj, return_index=True)
         return oi[first], dj[first], enc[first]
 

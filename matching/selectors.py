@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -146,6 +147,13 @@ def _concepts(text: str) -> frozenset[str]:
     return Thesaurus.default().concepts_in(text)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _shared(values: frozenset[str]) -> frozenset[str]:
+    """One object for equal sets: demands accept a few dozen distinct sets of codes and of
+    categories, and a set per demand held 40 MB at 100,000 demands."""
+    return values
+
+
 def _base_unit(unit: str) -> str:
     from listings.units import base_unit
 
@@ -157,8 +165,8 @@ def _common(row: dict[str, Any], categories: CategoryTable) -> dict[str, Any]:
     low_code = row["waste_code_id"] or ""
     return {
         "id": row["id"],
-        "resource_type": row["resource_type"],
-        "low_code": low_code,
+        "resource_type": sys.intern(row["resource_type"]),  # one object per value, not per row
+        "low_code": sys.intern(low_code),
         "category_path": categories.path_for(row["category_id"], low_code),
         "concepts": _concepts(text),
         "annual_quantity": float(row["annual_quantity"]),
@@ -267,8 +275,8 @@ def demand_scored_listings(
                 )
             profile = DemandProfile(
                 **_common(row, categories),
-                accepted_codes=frozenset(accepted_codes[row["id"]]),
-                accepted_categories=frozenset(accepted_categories[row["id"]]),
+                accepted_codes=_shared(frozenset(accepted_codes[row["id"]])),
+                accepted_categories=_shared(frozenset(accepted_categories[row["id"]])),
                 annual_quantity_min=minimum,
                 max_distance_km=float(row["max_distance_km"]) if row["max_distance_km"] else None,
                 accepts_hazardous=row["accepts_hazardous"],
@@ -290,6 +298,30 @@ def demand_scored_listings(
                 row["updated_at"],
             )
         )
+    return result
+
+
+LOAD_SLICE = 10_000  # listings read and profiled per query by ``scored_listings``
+
+
+def scored_listings(
+    kind: str,
+    queryset: QuerySet[Any],
+    *,
+    errors: dict[int, str] | None = None,
+    categories: CategoryTable | None = None,
+) -> list[ScoredListing]:
+    """The offers or demands of ``queryset`` as scoring profiles, in id order, read
+    ``LOAD_SLICE`` at a time. The rows of one query, read whole, are freed between the profiles
+    kept, and the allocator cannot give their memory back: 100,000 demands read at once held
+    70 MB more for as long as the process lived."""
+    load = offer_scored_listings if kind == "offer" else demand_scored_listings
+    ids = list(queryset.order_by("id").values_list("id", flat=True))
+    result: list[ScoredListing] = []
+    for start in range(0, len(ids), LOAD_SLICE):
+        first, last = ids[start], ids[min(start + LOAD_SLICE, len(ids)) - 1]
+        part = queryset.filter(id__gte=first, id__lte=last).order_by("id")
+        result += load(part, errors=errors, categories=categories)  # type: ignore[arg-type]
     return result
 
 

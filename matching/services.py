@@ -12,6 +12,7 @@ writes only the rows that changed, through a staged COPY on PostgreSQL.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import math
 import time
@@ -24,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -222,11 +223,9 @@ def match_columns(
         rule_words=rule_words,
     )
     # What could be diverted from disposal: the smaller side, for materials (not heat).
-    o_tonnes = np.array([p.annual_quantity for p in offers.profiles], dtype=np.float64)
-    d_tonnes = np.array([p.annual_quantity for p in demands.profiles], dtype=np.float64)
-    in_tonnes = np.array([p.base_unit == "t" for p in offers.profiles], dtype=np.bool_)
-    smaller = np.minimum(o_tonnes[oi], d_tonnes[dj]).tolist()
-    tonnes = [t if ok else None for t, ok in zip(smaller, in_tonnes[oi].tolist(), strict=True)]
+    smaller = np.minimum(offers.annual_quantity[oi], demands.annual_quantity[dj]).tolist()
+    in_tonnes = offers.in_tonnes[oi].tolist()
+    tonnes = [t if ok else None for t, ok in zip(smaller, in_tonnes, strict=True)]
     return MatchColumns(
         offer_id=offers.ids[oi],
         demand_id=demands.ids[dj],
@@ -503,8 +502,8 @@ def _rank_per_demand(demand: IntArray, offer: IntArray, score: FloatArray) -> In
     return rank
 
 
-def _demand_top_k(found: Found, k: int) -> bytes:
-    """The pairs of ``found`` in their demand's top k among the chunk's offers, packed as
+def _demand_top_k(found: Found, k: int) -> npt.NDArray[np.void]:
+    """The pairs of ``found`` in their demand's top k among the chunk's offers, as
     (demand id, offer id, score) records."""
     demand, offer = found.demand_ids, found.offer_ids
     top = np.flatnonzero(_rank_per_demand(demand, offer, found.score) < k)
@@ -514,7 +513,44 @@ def _demand_top_k(found: Found, k: int) -> bytes:
         offer[top],
         found.score[top],
     )
-    return records.tobytes()
+    return records
+
+
+# The published tops (24 MB a chunk at 100k x 100k) go to and from the database as binary
+# parameters and results, on a cursor that binds server-side: Django's cursor writes the value
+# into the query as an escaped literal, twice its size in hex, and copied on the way (180 MB at
+# the peak, the chunk's highest).
+_TOPS_TABLE = MatchingRunChunk._meta.db_table
+
+
+def _raw_cursor() -> Any:
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _publish_demand_tops(chunk: MatchingRunChunk, records: npt.NDArray[np.void]) -> None:
+    with _raw_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_TOPS_TABLE} SET demand_top_pairs = %b WHERE id = %s",  # noqa: S608
+            [records.view(np.uint8).data, chunk.pk],
+        )
+
+
+def _published_demand_tops(
+    chunk: MatchingRunChunk, seen: set[int]
+) -> Iterator[tuple[int, npt.NDArray[np.void]]]:
+    """(chunk id, records) of the run's other chunks that have published, but ``seen``."""
+    with _raw_cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, demand_top_pairs FROM {_TOPS_TABLE} "  # noqa: S608
+            "WHERE run_id = %s AND demand_top_pairs IS NOT NULL AND NOT (id = ANY(%s))",
+            [chunk.run_id, [chunk.pk, *seen]],
+            binary=True,
+        )
+        while (row := cursor.fetchone()) is not None:
+            yield row[0], np.frombuffer(row[1], dtype=_TOP_RECORD)
 
 
 class _OtherChunksTops:
@@ -537,14 +573,8 @@ class _OtherChunksTops:
     def outside(self, rows: IntArray) -> npt.NDArray[np.bool_]:
         """Which of the chunk's pairs ``rows`` rank k-th or lower for their demand."""
         if len(self.seen) < self.others:
-            for pk, packed in (
-                MatchingRunChunk.objects.filter(
-                    run_id=self.chunk.run_id, demand_top_pairs__isnull=False
-                )
-                .exclude(pk__in=[self.chunk.pk, *self.seen])
-                .values_list("pk", "demand_top_pairs")
-            ):
-                self.published.append(np.frombuffer(bytes(packed), dtype=_TOP_RECORD))
+            for pk, records in list(_published_demand_tops(self.chunk, self.seen)):
+                self.published.append(records)
                 self.seen.add(pk)
                 self.rank = None
             self.exact = self.exact and len(self.seen) == self.others
@@ -735,7 +765,7 @@ def matching_run_start(
     return run
 
 
-def _heap_trimmed() -> None:
+def heap_trimmed() -> None:
     """Give the heap's free pages back to the system now (glibc; elsewhere nothing).
 
     glibc keeps freed NumPy temporaries in its heap (it raises its mmap threshold after the
@@ -749,6 +779,27 @@ def _heap_trimmed() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         return
+
+
+def matching_worker_prepare() -> None:
+    """Ready a prefork worker's main process to fork its pool: build the demand index once
+    for every child to share, close the database connections (a child must open its own), and
+    freeze what is built out of the garbage collector, whose passes write to every object they
+    visit and so would copy each shared page into each child. Without it each child builds
+    its own index on its first chunk: 8-10 s and 400 MB each at 100,000 demands. A child
+    keeps the shared index in step as any cache (``SideCache.sync``) and replaces it with its
+    own when the changes outgrow it. A database that cannot be read now only delays the
+    build to the children."""
+    from . import kernels  # noqa: F401  (Numba, 50 MB once imported: shared by the children too)
+
+    try:
+        router, _ = reference(fresh=True)
+        side_cache("demand").parts(router)
+    except DatabaseError:
+        logger.warning("matching index not built before the pool forked", exc_info=True)
+    connections.close_all()
+    gc.collect()
+    gc.freeze()
 
 
 def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = False) -> int:
@@ -775,8 +826,8 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
     MatchingRunChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
     in_chunk = Q(id__gte=chunk.first_offer_id, id__lte=chunk.last_offer_id)
     errors: dict[int, str] = {}
-    offers = selectors.offer_scored_listings(
-        selectors.published_offers().filter(in_chunk), errors=errors
+    offers = selectors.scored_listings(
+        "offer", selectors.published_offers().filter(in_chunk), errors=errors
     )
     for offer_id, message in errors.items():  # odd data: skipped, and the facilitator sees why
         Offer.objects.filter(pk=offer_id).update(needs_matching=False, matching_error=message)
@@ -800,16 +851,14 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
                 today=today,
                 router=router,
             )
-        _heap_trimmed()
+        heap_trimmed()
         clock.lap("engine")
     swap = connection.vendor == "postgresql"
     others: _OtherChunksTops | None = None
     if swap and found is not None:
         k = settings.MATCHING_TOP_K
-        MatchingRunChunk.objects.filter(pk=chunk.pk).update(
-            demand_top_pairs=_demand_top_k(found, k)
-        )
-        _heap_trimmed()  # the ranking's temporaries and the 24 MB value sent
+        _publish_demand_tops(chunk, _demand_top_k(found, k))
+        heap_trimmed()  # the ranking's temporaries and the 24 MB value sent
         others = _OtherChunksTops(chunk, chunk.run.total_chunks, found, k)
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this
@@ -869,7 +918,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         ).exclude(id__in=list(errors)).update(needs_matching=False, matching_error="")
     kept = len(found) if found is not None else 0
     del found, others
-    _heap_trimmed()  # the worker waits for its next task with what it keeps: the index
+    heap_trimmed()  # the worker waits for its next task with what it keeps: the index
     clock.lap("explain and write")
     logger.info(
         "run %s chunk %s: %s offers, %s pairs kept, %s written (%s)",

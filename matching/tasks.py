@@ -5,6 +5,7 @@ writes the same rows.
 """
 
 from celery import shared_task
+from celery.signals import worker_init
 from celery.utils.log import get_task_logger
 from django.db import InterfaceError, OperationalError
 
@@ -20,6 +21,17 @@ _IDEMPOTENT = {"acks_late": True, "autoretry_for": TRANSIENT, "retry_backoff": T
 _ON_EVENT = {**_IDEMPOTENT, "retry_jitter": True, "max_retries": 5}
 # Work beat runs on a schedule: the next run comes soon anyway.
 _ON_SCHEDULE = {**_IDEMPOTENT, "max_retries": 3}
+
+
+@worker_init.connect
+def matching_worker_init(**_: object) -> None:
+    """In the worker's main process, before the pool forks (``MATCHING_WORKER_PREPARE``)."""
+    from django.conf import settings
+
+    from matching.services import matching_worker_prepare
+
+    if settings.MATCHING_WORKER_PREPARE:
+        matching_worker_prepare()
 
 
 @shared_task(

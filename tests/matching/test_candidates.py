@@ -4,6 +4,7 @@ and the vectorised callbacks agree with the scalar code they replace."""
 
 from __future__ import annotations
 
+import gc
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -424,3 +425,50 @@ def test_the_full_check_catches_raw_deletes_and_status_changes() -> None:
     assert a.pk not in state
     assert b.pk not in state
     assert state[c.pk][0] == c.version + 1
+
+
+# --- reading the listings, and the worker's main process ------------------------------------
+
+
+def test_listings_read_in_slices_are_those_read_at_once(monkeypatch) -> None:
+    for n in range(5):
+        _demand(lat=51.0 + 0.02 * n, lon=4.0 + 0.02 * n)
+    odd = _demand(category=_too_deep_category())  # a profile refuses it
+    everything = Demand.objects.filter(status=ListingStatus.PUBLISHED)
+    at_once_errors: dict[int, str] = {}
+    at_once = selectors.demand_scored_listings(everything.order_by("id"), errors=at_once_errors)
+    monkeypatch.setattr(selectors, "LOAD_SLICE", 2)
+    errors: dict[int, str] = {}
+    sliced = selectors.scored_listings("demand", everything, errors=errors)
+    assert [(s.id, s.profile, s.legal, s.text) for s in sliced] == [
+        (s.id, s.profile, s.legal, s.text) for s in at_once
+    ]
+    assert [s.id for s in sliced] == sorted(d.pk for d in everything if d.pk != odd.pk)
+    assert errors == at_once_errors
+    assert set(errors) == {odd.pk}
+    # demands that accept the same codes share one set object
+    assert sliced[0].profile.accepted_codes is sliced[-1].profile.accepted_codes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_builds_the_demand_index_before_its_pool_forks(settings) -> None:
+    from celery.signals import worker_init
+    from django.db import connection
+
+    from matching.tasks import matching_worker_init
+
+    assert matching_worker_init in worker_init._live_receivers(None)
+    demands = {_demand(lat=51.0 + 0.02 * n, lon=4.0 + 0.02 * n).pk for n in range(3)}
+    settings.MATCHING_WORKER_PREPARE = False
+    matching_worker_init(sender=None)
+    assert side_cache("demand").main is None  # off: the children build their own
+
+    settings.MATCHING_WORKER_PREPARE = True
+    frozen = gc.get_freeze_count()
+    try:
+        matching_worker_init(sender=None)
+        assert set(side_cache("demand").live_state()) == demands
+        assert connection.connection is None  # the children must open their own
+        assert gc.get_freeze_count() > frozen  # out of the collector's passes: pages stay shared
+    finally:
+        gc.unfreeze()

@@ -3,7 +3,6 @@ import sys
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import OperationalError, connection
@@ -97,12 +96,7 @@ class Command(BaseCommand):
             )
         if opts["workers"] < 1 or opts["samples"] < 1:
             raise CommandError("--workers and --samples must be at least 1", returncode=2)
-        from symbiosis.celery import app
-
-        # Tasks the services queue on commit (prospects) are not part of the measurement, and
-        # must not land on a shared queue: send them nowhere.
-        app.conf.broker_url = "memory://"
-        settings.MATCHING_INDEX_FULL_CHECK_SECONDS = 3600.0  # measured on its own
+        bench.isolate()
         sizes = _sizes(opts["sizes"])
         skipped = [s for s in sizes if opts["skip_1m"] and s >= 1_000_000]
         sizes = [s for s in sizes if s not in skipped]
@@ -129,16 +123,15 @@ class Command(BaseCommand):
             if size == full_size:
                 seconds = bench.ensure(Offer, full_size, seed=seed + 10_000_000)
                 self._say(f"{full_size:,} offers in the database ({seconds:.0f} s to insert)")
-                for prewarm in (False, True):
-                    run = bench.full_rematch(
-                        workers=opts["workers"], prewarm=prewarm, cold_matches=not prewarm
-                    )
+                for index in bench.INDEX_MODES:
+                    run = bench.full_rematch(workers=opts["workers"], index=index)
                     full.append(run)
                     self._say(
                         f"full rematch {run.offers:,} x {run.demands:,} "
-                        f"({'prewarmed' if prewarm else 'cold'}): matches live in "
+                        f"({index}): matches live in "
                         f"{run.matches_seconds:.1f} s (chunks {run.chunks_seconds:.1f} s), "
-                        f"peak {run.peak_pss_bytes / 1024**3:.2f} GB PSS; "
+                        f"peak {run.peak_pss_bytes / 1024**3:.2f} GB PSS, "
+                        f"{run.peak_total_pss_bytes / 1024**3:.2f} GB with their parent; "
                         f"prospects +{run.prospects_seconds:.1f} s, "
                         f"peak {run.prospects_peak_pss_bytes / 1024**3:.2f} GB PSS"
                     )
