@@ -998,12 +998,14 @@ class Found:
         )
 
 
-def gather(parts: Sequence[IndexPart], ids: IntArray) -> tuple[ListingTable, IntArray]:
+def gather(
+    parts: Sequence[IndexPart], ids: IntArray, *, share: bool = False
+) -> tuple[ListingTable, IntArray]:
     """A table of the live rows of ``ids`` (unique) across ``parts``, and the row of each id
-    in it (-1 for an id no part holds live). With one part, its own table: a chunk of a full
-    rematch names nearly every row, and a copy (their text rows above all) cost 100 MB and a
-    second at 100,000 demands."""
-    if len(parts) == 1:
+    in it (-1 for an id no part holds live). ``share``: with one part, its own table, for a
+    caller that reads it by row only: a chunk of a full rematch names nearly every row, and a
+    copy (their text rows above all) cost 100 MB and a second at 100,000 demands."""
+    if share and len(parts) == 1:
         table = parts[0].table
         rows = table.rows_of(ids)
         live = rows >= 0
@@ -1035,7 +1037,7 @@ def _found(
         else (result.demand_id, result.offer_id)
     )
     unique, inverse = np.unique(other_ids, return_inverse=True)
-    other, position = gather(parts, unique)
+    other, position = gather(parts, unique, share=True)
     q_rows = query.rows_of(query_ids)
     o_rows = position[inverse]
     known = (q_rows >= 0) & (o_rows >= 0)

@@ -58,11 +58,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -680,6 +680,13 @@ def _percent_phrases(share: FloatArray) -> list[str]:
     return [f"{v * 100:.1f}%" if v < 0.01 else f"{v * 100:.0f}%" for v in share.tolist()]
 
 
+def _per_row(profiles: Sequence[Any], rows: IntArray, value: Callable[[Any], float]) -> FloatArray:
+    """``value`` of the profile of each of ``rows``, read once per distinct row: the pairs
+    name a few rows of a table that may hold a hundred thousand."""
+    unique, inverse = np.unique(rows, return_inverse=True)
+    return np.array([value(profiles[r]) for r in unique.tolist()], dtype=np.float64)[inverse]
+
+
 def explain_pairs(
     offers: Sequence[OfferProfile],
     demands: Sequence[DemandProfile],
@@ -730,8 +737,8 @@ def explain_pairs(
     has_material = np.flatnonzero(np.asarray(material) > 0)
     out[has_material] = phrase[has_material] + "; " + out[has_material]
     # Quantity: the share of the demand covered, and the demand's minimum.
-    qo = np.array([p.annual_quantity for p in offers], dtype=np.float64)[oi]
-    qd = np.array([p.annual_quantity for p in demands], dtype=np.float64)[dj]
+    qo = _per_row(offers, oi, lambda p: p.annual_quantity)
+    qd = _per_row(demands, dj, lambda p: p.annual_quantity)
     share = np.minimum(qo, qd) / qd
     has_quantity = np.asarray(quantity) > 0
     all_of = np.flatnonzero(has_quantity & (share >= 1.0))
@@ -743,10 +750,9 @@ def explain_pairs(
     )  # fmt: skip
     part = np.flatnonzero(has_quantity & (share >= TINY_SHARE) & (share < 1.0))
     out[part] = out[part] + "; covers " + _objects(_percent_phrases(share[part])) + " of the demand"
-    minimum = np.array(
-        [math.nan if p.annual_quantity_min is None else p.annual_quantity_min for p in demands],
-        dtype=np.float64,
-    )[dj]
+    minimum = _per_row(
+        demands, dj, lambda p: math.nan if p.annual_quantity_min is None else p.annual_quantity_min
+    )
     below = np.flatnonzero(has_quantity & (qo < minimum))
     out[below] = out[below] + _objects(
         [

@@ -20,6 +20,7 @@ from matching.candidates import (
     ListingTable,
     best_routes,
     caches_clear,
+    gather,
     legal_key,
     pair_cosine,
     side_cache,
@@ -472,3 +473,21 @@ def test_a_worker_builds_the_demand_index_before_its_pool_forks(settings) -> Non
         assert gc.get_freeze_count() > frozen  # out of the collector's passes: pages stay shared
     finally:
         gc.unfreeze()
+
+
+def test_a_gather_copies_the_rows_asked_unless_told_to_share_the_table() -> None:
+    demands = [_demand(lat=51.0 + 0.02 * n, lon=4.0 + 0.02 * n) for n in range(4)]
+    parts = side_cache("demand").parts(candidates.reference()[0])
+    asked = np.array([demands[2].pk, demands[0].pk, 10**9], dtype=np.int64)  # and one unknown
+
+    table, position = gather(parts, asked)  # for a caller that builds on the whole table
+    assert len(table) == 2
+    assert table.ids[position[:2]].tolist() == [demands[2].pk, demands[0].pk]
+    assert position[2] == -1
+
+    shared, position = gather(parts, asked, share=True)  # read by row only: no copy
+    assert shared is parts[0].table
+    assert shared.ids[position[:2]].tolist() == [demands[2].pk, demands[0].pk]
+    assert position[2] == -1
+    shared.dead[position[1]] = True  # an edited row, replaced in a segment: not live here
+    assert gather(parts, asked, share=True)[1].tolist() == [position[0], -1, -1]
