@@ -540,7 +540,7 @@ def _publish_demand_tops(chunk: MatchingRunChunk, records: npt.NDArray[np.void])
 
 def _published_demand_tops(
     chunk: MatchingRunChunk, seen: set[int]
-) -> Iterator[tuple[int, npt.NDArray[np.void]]]:
+) -> list[tuple[int, npt.NDArray[np.void]]]:
     """(chunk id, records) of the run's other chunks that have published, but ``seen``."""
     with _raw_cursor() as cursor:
         cursor.execute(
@@ -549,8 +549,7 @@ def _published_demand_tops(
             [chunk.run_id, [chunk.pk, *seen]],
             binary=True,
         )
-        while (row := cursor.fetchone()) is not None:
-            yield row[0], np.frombuffer(row[1], dtype=_TOP_RECORD)
+        return [(pk, np.frombuffer(packed, dtype=_TOP_RECORD)) for pk, packed in cursor]
 
 
 class _OtherChunksTops:
@@ -573,7 +572,7 @@ class _OtherChunksTops:
     def outside(self, rows: IntArray) -> npt.NDArray[np.bool_]:
         """Which of the chunk's pairs ``rows`` rank k-th or lower for their demand."""
         if len(self.seen) < self.others:
-            for pk, records in list(_published_demand_tops(self.chunk, self.seen)):
+            for pk, records in _published_demand_tops(self.chunk, self.seen):
                 self.published.append(records)
                 self.seen.add(pk)
                 self.rank = None
@@ -765,7 +764,7 @@ def matching_run_start(
     return run
 
 
-def heap_trimmed() -> None:
+def _heap_trimmed() -> None:
     """Give the heap's free pages back to the system now (glibc; elsewhere nothing).
 
     glibc keeps freed NumPy temporaries in its heap (it raises its mmap threshold after the
@@ -851,14 +850,14 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
                 today=today,
                 router=router,
             )
-        heap_trimmed()
+        _heap_trimmed()
         clock.lap("engine")
     swap = connection.vendor == "postgresql"
     others: _OtherChunksTops | None = None
     if swap and found is not None:
         k = settings.MATCHING_TOP_K
         _publish_demand_tops(chunk, _demand_top_k(found, k))
-        heap_trimmed()  # the ranking's temporaries and the 24 MB value sent
+        _heap_trimmed()  # the ranking's temporaries and the 24 MB value sent
         others = _OtherChunksTops(chunk, chunk.run.total_chunks, found, k)
     with transaction.atomic():
         # The run row first, shared with the run's other chunks: a newer run supersedes this
@@ -918,7 +917,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         ).exclude(id__in=list(errors)).update(needs_matching=False, matching_error="")
     kept = len(found) if found is not None else 0
     del found, others
-    heap_trimmed()  # the worker waits for its next task with what it keeps: the index
+    _heap_trimmed()  # the worker waits for its next task with what it keeps: the index
     clock.lap("explain and write")
     logger.info(
         "run %s chunk %s: %s offers, %s pairs kept, %s written (%s)",
