@@ -331,6 +331,16 @@ class Listing(TimeStampedModel):
     matching_error = models.TextField(
         blank=True, help_text="Why the engine skipped this listing, if it did."
     )
+    # The thesaurus concepts the title and description name, as the matching engine finds them
+    # (matching.text.Thesaurus.stored_concepts), written by listings.services. The engine reads
+    # them while their key still matches the words and the thesaurus, and finds them in the
+    # words again otherwise (a row written around the services, a new thesaurus).
+    concepts = models.TextField(
+        blank=True, editable=False, help_text="Concept ids named in the words, space-separated."
+    )
+    concepts_key = models.CharField(
+        max_length=16, blank=True, editable=False, help_text="The words' key when stored."
+    )
     # The site's country, harbour region and location rounded to PUBLIC_PRECISION_DEG, copied
     # onto the listing so that the partner API's public search filters and answers from this
     # one row (indexed below) without joining the site. Written only by listings.services

@@ -446,6 +446,16 @@ def _fill_annual_quantity(listing: Listing) -> None:
         )
 
 
+def _fill_concepts(listing: Listing) -> None:
+    """Store the thesaurus concepts of the listing's words, for the matching engine to read
+    instead of scanning the words each time it loads the listing."""
+    from matching.selectors import listing_text
+    from matching.text import Thesaurus
+
+    words = listing_text(listing.title, listing.description)
+    listing.concepts, listing.concepts_key = Thesaurus.default().stored_concepts(words)
+
+
 def _request_matching(listing: Listing) -> None:
     """Flag the listing and bump its version; the caller saves it inside its transaction."""
     listing.version += 1
@@ -477,6 +487,7 @@ def listing_create(
     """
     listing = model(organization=organization, site=site, **fields)
     _fill_annual_quantity(listing)
+    _fill_concepts(listing)
     _copy_site_location(listing)
     if publish:
         _check_publishable(listing)
@@ -518,6 +529,7 @@ def listing_update(
     for name, value in fields.items():
         setattr(listing, name, value)
     _fill_annual_quantity(listing)
+    _fill_concepts(listing)
     if "site" in fields or "site_id" in fields:
         _copy_site_location(listing)
     published = listing.status == ListingStatus.PUBLISHED

@@ -40,6 +40,7 @@ from .candidates import (
     IndexPart,
     ListingTable,
     best_routes,
+    collector_paused,
     gather,
     listing_matches,
     mode_name,
@@ -780,20 +781,25 @@ def _heap_trimmed() -> None:
         return
 
 
-def matching_worker_prepare() -> None:
-    """Ready a prefork worker's main process to fork its pool: build the demand index once
-    for every child to share, close the database connections (a child must open its own), and
+def matching_worker_prepare(*, build_index: bool = True) -> None:
+    """Ready a prefork worker's main process to fork its pool: import the engine (Numba and
+    scikit-learn: 1-2 s and 120 MB that each child would otherwise load for itself) and read
+    the reference tables, build the demand index once for every child to share (unless
+    ``build_index`` is False), close the database connections (a child must open its own), and
     freeze what is built out of the garbage collector, whose passes write to every object they
-    visit and so would copy each shared page into each child. Without it each child builds
-    its own index on its first chunk: 8-10 s and 400 MB each at 100,000 demands. A child
+    visit and so would copy each shared page into each child. Without the index each child
+    builds its own on its first chunk: 7-10 s and 400 MB each at 100,000 demands. A child
     keeps the shared index in step as any cache (``SideCache.sync``) and replaces it with its
     own when the changes outgrow it. A database that cannot be read now only delays the
-    build to the children."""
-    from . import kernels  # noqa: F401  (Numba, 50 MB once imported: shared by the children too)
+    reading and the build to the children."""
+    from . import kernels  # noqa: F401  (Numba: shared by the children once imported here)
+    from .text import TextSimilarity
 
+    TextSimilarity.default()  # scikit-learn, and the vectoriser fitted on the thesaurus
     try:
         router, _ = reference(fresh=True)
-        side_cache("demand").parts(router)
+        if build_index:
+            side_cache("demand").parts(router)
     except DatabaseError:
         logger.warning("matching index not built before the pool forked", exc_info=True)
     connections.close_all()
@@ -824,19 +830,21 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
         return 0
     MatchingRunChunk.objects.filter(pk=chunk.pk).update(attempts=F("attempts") + 1)
     in_chunk = Q(id__gte=chunk.first_offer_id, id__lte=chunk.last_offer_id)
+    clock = _Clock()
     errors: dict[int, str] = {}
-    offers = selectors.scored_listings(
-        "offer", selectors.published_offers().filter(in_chunk), errors=errors
-    )
+    with collector_paused():
+        offers = selectors.scored_listings(
+            "offer", selectors.published_offers().filter(in_chunk), errors=errors
+        )
     for offer_id, message in errors.items():  # odd data: skipped, and the facilitator sees why
         Offer.objects.filter(pk=offer_id).update(needs_matching=False, matching_error=message)
     router, _ = reference(fresh=True)
     today = timezone.localdate()
     scope = Q(offer_id__gte=chunk.first_offer_id, offer_id__lte=chunk.last_offer_id)
-    clock = _Clock()
     found: Found | None = None
     if offers:
-        table = ListingTable.build("offer", offers, router)
+        with collector_paused():
+            table = ListingTable.build("offer", offers, router)
         table = table.take(spatial_order(table))
         clock.lap("offers")
         parts = side_cache("demand").parts(router, full_check=True)

@@ -25,13 +25,13 @@ _ON_SCHEDULE = {**_IDEMPOTENT, "max_retries": 3}
 
 @worker_init.connect
 def matching_worker_init(**_: object) -> None:
-    """In the worker's main process, before the pool forks (``MATCHING_WORKER_PREPARE``)."""
+    """In the worker's main process, before the pool forks: the engine imported, and the
+    demand index built if ``MATCHING_WORKER_PREPARE``."""
     from django.conf import settings
 
     from matching.services import matching_worker_prepare
 
-    if settings.MATCHING_WORKER_PREPARE:
-        matching_worker_prepare()
+    matching_worker_prepare(build_index=settings.MATCHING_WORKER_PREPARE)
 
 
 @shared_task(

@@ -27,17 +27,20 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
+
+if TYPE_CHECKING:  # scikit-learn (1.4 s to import) only where a vectoriser is fitted
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 THESAURUS_CSV = DATA_DIR / "thesaurus.csv"
@@ -124,6 +127,9 @@ class Concept:
 
 
 _MAX_ANSWERS = 1 << 14  # distinct answers concepts_in shares: a bound on the memory
+# Part of every stored concepts key (``Thesaurus.concepts_key``): bump it when concepts_in would
+# find other concepts in the same text with the same names (its tokens, stemming or scan).
+MATCHER_VERSION = 1
 
 
 class _Node:
@@ -147,13 +153,18 @@ class Thesaurus:
         # one shared frozenset per distinct answer: texts name few combinations of concepts,
         # and a batch of 100k answers kept alive would otherwise set off garbage collections
         self._answers: dict[frozenset[str], frozenset[str]] = {}
+        names = hashlib.blake2b(f"matcher {MATCHER_VERSION}".encode(), digest_size=16)
         for concept in concepts:
             if concept.id in self.concepts:
                 raise ValueError(f"duplicate concept {concept.id!r}")
+            if not concept.id or any(ch.isspace() for ch in concept.id):
+                raise ValueError(f"a concept id is one word: {concept.id!r}")
             self.concepts[concept.id] = concept
+            names.update(repr((concept.id, concept.terms)).encode())
             for term in concept.terms:
                 for key in _term_keys(term):
                     self._add(key, concept.id, _abbreviation(term))
+        self._names_digest = names.digest()  # what concepts_in answers depends on
 
     def _add(self, key: tuple[str, ...], concept: str, abbreviation: str | None) -> None:
         if not key:
@@ -225,6 +236,16 @@ class Thesaurus:
         if len(self._answers) < _MAX_ANSWERS:
             return self._answers.setdefault(answer, answer)
         return self._answers.get(answer, answer)
+
+    def concepts_key(self, text: str) -> str:
+        """A key of ``text`` under this thesaurus's names and this matcher: concepts stored
+        under the key a text still has are those ``concepts_in`` finds in it."""
+        return hashlib.blake2b(text.encode(), digest_size=8, key=self._names_digest).hexdigest()
+
+    def stored_concepts(self, text: str) -> tuple[str, str]:
+        """What a listing stores of its words: the ids of the concepts ``text`` names, sorted
+        and separated by spaces, and ``concepts_key(text)``."""
+        return " ".join(sorted(self.concepts_in(text))), self.concepts_key(text)
 
     def category_for_concept(self, concept: str) -> str:
         """The category slug of a concept (``KeyError`` for an unknown concept)."""
@@ -440,6 +461,8 @@ class _CharNgrams:
         np.log(data, out=data)
         data += 1.0
         data *= self.idf[counts.indices]
+        from sklearn.preprocessing import normalize
+
         return sp.csr_matrix(normalize(counts, norm="l2", copy=False))
 
 
@@ -463,6 +486,8 @@ class TextSimilarity:
         self.expand = expand
         titles = load_low_titles() if low_titles is None else list(low_titles)
         documents = [*titles, *self.thesaurus.documents(), *corpus]
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.vectorizer = TfidfVectorizer(
             analyzer="char_wb",
             ngram_range=(3, 5),

@@ -33,7 +33,7 @@ from matching.services import (
     matching_run_chunk_process,
     matching_run_start,
 )
-from matching.text import TextSimilarity
+from matching.text import TextSimilarity, Thesaurus
 from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -461,10 +461,19 @@ def test_a_worker_builds_the_demand_index_before_its_pool_forks(settings) -> Non
     assert matching_worker_init in worker_init._live_receivers(None)
     demands = {_demand(lat=51.0 + 0.02 * n, lon=4.0 + 0.02 * n).pk for n in range(3)}
     settings.MATCHING_WORKER_PREPARE = False
-    matching_worker_init(sender=None)
-    assert side_cache("demand").main is None  # off: the children build their own
+    candidates.caches_clear()
+    frozen = gc.get_freeze_count()
+    try:  # off: the engine and its reference tables are read, the children build their index
+        matching_worker_init(sender=None)
+        assert side_cache("demand").main is None
+        assert candidates._REFERENCE.router is not None
+        assert connection.connection is None
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
 
     settings.MATCHING_WORKER_PREPARE = True
+    candidates.caches_clear()
     frozen = gc.get_freeze_count()
     try:
         matching_worker_init(sender=None)
@@ -491,3 +500,44 @@ def test_a_gather_copies_the_rows_asked_unless_told_to_share_the_table() -> None
     assert position[2] == -1
     shared.dead[position[1]] = True  # an edited row, replaced in a segment: not live here
     assert gather(parts, asked, share=True)[1].tolist() == [position[0], -1, -1]
+
+
+def test_a_listing_stores_the_concepts_the_engine_reads_while_its_words_are_the_same() -> None:
+    thesaurus = Thesaurus.default()
+    demand = _demand()
+    demand = listing_services.listing_update(
+        listing=demand, title="Incinerator bottom ash", description="IBA for road base"
+    )
+    words = selectors.listing_text(demand.title, demand.description)
+    assert demand.concepts == " ".join(sorted(thesaurus.concepts_in(words)))
+    assert demand.concepts  # the thesaurus names IBA
+    assert demand.concepts_key == thesaurus.concepts_key(words)
+
+    def read() -> frozenset[str]:
+        (listing,) = selectors.scored_listings("demand", Demand.objects.filter(pk=demand.pk))
+        return listing.profile.concepts
+
+    assert read() == thesaurus.concepts_in(words)
+    # read from the row, not from the words: a stored answer with the words' key is taken
+    Demand.objects.filter(pk=demand.pk).update(concepts="used_cooking_oil")
+    selectors._stored.cache_clear()
+    assert read() == {"used_cooking_oil"}
+    # words changed around the services (an admin edit, a bulk load): read from the words
+    Demand.objects.filter(pk=demand.pk).update(title="Spent brewer's grains")
+    now = selectors.listing_text("Spent brewer's grains", demand.description)
+    assert read() == thesaurus.concepts_in(now) != {"used_cooking_oil"}
+
+
+def test_the_concepts_key_changes_with_the_thesaurus_names() -> None:
+    from matching.text import Concept
+
+    ash = Concept("fly_ash", "ash", ("fly ash",), (), "test")
+    slag = Concept("slag", "slag", ("slag",), (), "test")
+    text = "Fly ash and slag"
+    one, two = Thesaurus([ash]), Thesaurus([ash, slag])
+    assert one.concepts_key(text) == Thesaurus([ash]).concepts_key(text)
+    assert one.concepts_key(text) != two.concepts_key(text)
+    assert one.stored_concepts(text) == ("fly_ash", one.concepts_key(text))
+    assert two.stored_concepts(text)[0] == "fly_ash slag"
+    with pytest.raises(ValueError, match="one word"):
+        Thesaurus([Concept("fly ash", "ash", ("fly ash",), (), "test")])
