@@ -146,6 +146,9 @@ class LegalRegistry:
         self._day: date | None = None
         self._oracle: LegalOracle | None = None
         self._table: FloatArray = np.full((0, 0), np.nan)  # offer code × demand code → score
+        # (offer code, demand code) → outcome: the oracle's own memo hashes both facts' dozen
+        # fields at each call, 1 s of a chunk's explanations at 100,000 × 100,000
+        self._outcomes: dict[tuple[int, int], LegalOutcome] = {}
 
     def offer_code(self, facts: OfferLegal) -> int:
         facts = legal_key(facts)
@@ -166,12 +169,17 @@ class LegalRegistry:
         if self._oracle is None or self._day != day:
             self._day, self._oracle = day, LegalOracle(shipment_date=day)
             self._table = np.full((0, 0), np.nan)
+            self._outcomes = {}
         return self._oracle
 
     def outcome(self, offer_code: int, demand_code: int, day: date) -> LegalOutcome:
-        return self.oracle(day).outcome(
-            self.offer_facts[offer_code], self.demand_facts[demand_code]
-        )
+        oracle = self.oracle(day)
+        found = self._outcomes.get((offer_code, demand_code))
+        if found is None:
+            found = self._outcomes[offer_code, demand_code] = oracle.outcome(
+                self.offer_facts[offer_code], self.demand_facts[demand_code]
+            )
+        return found
 
     def scores(self, offer_codes: IntArray, demand_codes: IntArray, day: date) -> FloatArray:
         """The legal score of each pair: a table lookup, the oracle asked once per distinct

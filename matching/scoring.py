@@ -344,8 +344,8 @@ def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
     return n
 
 
-def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[MaterialMatch]:
-    """Every structural rule that fires, in rule order."""
+def _code_rules(offer: OfferProfile, demand: DemandProfile) -> list[MaterialMatch]:
+    """Every rule of the codes and categories that fires, in rule order."""
     rules: list[MaterialMatch] = []
     oc, dc = offer.low_code, demand.low_code
     op, dp = offer.category_path, demand.category_path
@@ -379,29 +379,53 @@ def _structural_rules(offer: OfferProfile, demand: DemandProfile) -> list[Materi
         rules.append(MaterialMatch(ACCEPTED_CATEGORY, MaterialRule.ACCEPTED_CATEGORY, accepted[-1]))
     if common:
         rules.append(MaterialMatch(SAME_FAMILY, MaterialRule.SAME_FAMILY, op[0]))
-    shared = offer.concepts & demand.concepts
-    if shared:
-        jaccard = len(shared) / len(offer.concepts | demand.concepts)
-        if jaccard >= CONCEPT_MIN_JACCARD:
-            score = CONCEPT_BASE + CONCEPT_SPAN * jaccard
-            rules.append(MaterialMatch(score, MaterialRule.SYNONYM, ", ".join(sorted(shared))))
     return rules
+
+
+def code_match(offer: OfferProfile, demand: DemandProfile) -> MaterialMatch:
+    """``structural_match`` without the concepts: the strongest rule of the codes and
+    categories (``strong`` as there). Reads the codes, category paths and accepted codes and
+    categories only, so that callers may memoise it on them."""
+    best = MaterialMatch(0.0, MaterialRule.NONE, "")
+    rules = _code_rules(offer, demand)
+    for rule in rules:
+        if rule.score > best.score:
+            best = rule
+    strong = any(rule.rule not in _WEAK_RULES for rule in rules)
+    return MaterialMatch(best.score, best.rule, best.detail, strong)
+
+
+def concept_match(offer: frozenset[str], demand: frozenset[str]) -> MaterialMatch | None:
+    """The synonym rule of two sets of thesaurus concepts, if it fires."""
+    shared = offer & demand
+    if not shared:
+        return None
+    jaccard = len(shared) / len(offer | demand)
+    if jaccard < CONCEPT_MIN_JACCARD:
+        return None
+    score = CONCEPT_BASE + CONCEPT_SPAN * jaccard
+    return MaterialMatch(score, MaterialRule.SYNONYM, ", ".join(sorted(shared)))
+
+
+def with_concepts(codes: MaterialMatch, concepts: MaterialMatch | None) -> MaterialMatch:
+    """``structural_match`` from its two parts: the synonym rule comes last in rule order, so
+    it wins only with a higher score."""
+    if concepts is None:
+        return codes
+    strong = codes.strong or MaterialRule.SYNONYM not in _WEAK_RULES
+    best = concepts if concepts.score > codes.score else codes
+    return MaterialMatch(best.score, best.rule, best.detail, strong)
 
 
 def structural_match(offer: OfferProfile, demand: DemandProfile) -> MaterialMatch:
     """The strongest structural rule (no text), with ``strong`` set if any rule other than
     the same chapter or family fired. It reads only the material fields of the two profiles
     (resource type, code, category path, concepts, accepted codes and categories), so callers
-    may memoise it on them."""
+    may memoise it on them; ``code_match`` and ``concept_match`` are its two parts, for
+    callers that memoise them apart (``with_concepts`` puts them together)."""
     if offer.resource_type != demand.resource_type:
         return MaterialMatch(0.0, MaterialRule.NONE, "")
-    best = MaterialMatch(0.0, MaterialRule.NONE, "")
-    rules = _structural_rules(offer, demand)
-    for rule in rules:
-        if rule.score > best.score:
-            best = rule
-    strong = any(rule.rule not in _WEAK_RULES for rule in rules)
-    return MaterialMatch(best.score, best.rule, best.detail, strong)
+    return with_concepts(code_match(offer, demand), concept_match(offer.concepts, demand.concepts))
 
 
 def material_match(

@@ -59,8 +59,11 @@ from .scoring import (
     FloatArray,
     IntArray,
     MaterialMatch,
+    code_match,
+    concept_match,
     explain_pairs,
     structural_match,
+    with_concepts,
 )
 from .tasks import (
     listing_match_task,
@@ -244,39 +247,47 @@ def match_columns(
     )
 
 
-def _material_keys(profiles: Sequence[object], rows: npt.NDArray[np.int64]) -> np.ndarray:
-    """A small int per distinct material description (what ``structural_match`` reads) of
-    each row."""
-    seen: dict[tuple[object, ...], int] = {}
-    keys = np.empty(rows.size, dtype=np.int64)
-    for n, row in enumerate(rows.tolist()):
-        p: Any = profiles[row]
-        key = (
-            p.resource_type,
-            p.low_code,
-            p.category_path,
-            p.concepts,
-            getattr(p, "accepted_codes", None),
-            getattr(p, "accepted_categories", None),
-        )
-        keys[n] = seen.setdefault(key, len(seen))
-    return keys
+def _dense_keys(values: Sequence[object]) -> npt.NDArray[np.int64]:
+    """A small int per distinct value, in order of first appearance."""
+    seen: dict[object, int] = {}
+    return np.fromiter((seen.setdefault(v, len(seen)) for v in values), np.int64, len(values))
+
+
+def _pair_ids(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """A small int per distinct pair (a[n], b[n])."""
+    return np.unique(a * (int(b.max(initial=0)) + 1) + b, return_inverse=True)[1].ravel()
+
+
+def _code_fields(profile: Any) -> tuple[str, str, tuple[str, ...]]:
+    return profile.resource_type, profile.low_code, profile.category_path
 
 
 class _Structural:
     """``structural_match`` of the pairs of ``found``, once per distinct pair of material
-    descriptions (what it reads): a chunk has about a hundred thousand of those against a
-    million pairs. Asked batch by batch (``of``), it words only the pairs written."""
+    descriptions (what it reads), from its two parts, each once per distinct pair of what it
+    reads: a chunk has about 130,000 distinct pairs of descriptions against a million pairs,
+    but far fewer of codes and categories, and of concepts. Asked batch by batch (``of``), it
+    words only the pairs written."""
 
     def __init__(self, found: Found) -> None:
         self.found = found
         self.matches: list[MaterialMatch] = []
         self.seen: dict[int, int] = {}
+        self.codes: dict[int, MaterialMatch] = {}
+        self.concepts: dict[int, MaterialMatch | None] = {}
         o_rows, o_inv = np.unique(found.oi, return_inverse=True)
         d_rows, d_inv = np.unique(found.dj, return_inverse=True)
-        o_key = _material_keys(found.offers.profiles, o_rows)[o_inv]
-        d_key = _material_keys(found.demands.profiles, d_rows)[d_inv]
-        self.key = o_key * (int(d_key.max(initial=0)) + 1) + d_key
+        offers = [found.offers.profiles[r] for r in o_rows.tolist()]
+        demands = [found.demands.profiles[r] for r in d_rows.tolist()]
+        o_code = _dense_keys([_code_fields(p) for p in offers])
+        d_code = _dense_keys(
+            [(*_code_fields(p), p.accepted_codes, p.accepted_categories) for p in demands]
+        )
+        o_concepts = _dense_keys([p.concepts for p in offers])
+        d_concepts = _dense_keys([p.concepts for p in demands])
+        self.code_key = _pair_ids(o_code[o_inv], d_code[d_inv])
+        self.concept_key = _pair_ids(o_concepts[o_inv], d_concepts[d_inv])
+        self.key = _pair_ids(self.code_key, self.concept_key)
 
     def of(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The index in ``matches`` of each pair ``rows`` of ``found``."""
@@ -288,9 +299,20 @@ class _Structural:
             if at is None:
                 o, d = offers[int(self.found.oi[row])], demands[int(self.found.dj[row])]
                 at = self.seen[key] = len(self.matches)
-                self.matches.append(structural_match(o, d))
+                self.matches.append(self._match(o, d, row))
             index[n] = at
         return index[inverse]
+
+    def _match(self, offer: Any, demand: Any, row: int) -> MaterialMatch:
+        if offer.resource_type != demand.resource_type:
+            return structural_match(offer, demand)  # no rule applies
+        code_key, concept_key = int(self.code_key[row]), int(self.concept_key[row])
+        codes = self.codes.get(code_key)
+        if codes is None:
+            codes = self.codes[code_key] = code_match(offer, demand)
+        if concept_key not in self.concepts:
+            self.concepts[concept_key] = concept_match(offer.concepts, demand.concepts)
+        return with_concepts(codes, self.concepts[concept_key])
 
 
 def _structural_all(found: Found) -> tuple[list[MaterialMatch], npt.NDArray[np.int64]]:

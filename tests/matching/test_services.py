@@ -3,13 +3,20 @@ matches are never touched, and running twice writes the same rows."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import numpy as np
 import pytest
 from django.db.models import Q
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from listings import services as listing_services
 from listings.models import Demand, Offer
 from matching.models import Match, MatchingRun, MatchingRunChunk, Stage
+from matching.scoring import DemandProfile, OfferProfile, structural_match
 from matching.services import (
+    _Structural,
     listings_sweep,
     matches_refresh_for_listing,
     matching_run_chunk_process,
@@ -17,6 +24,7 @@ from matching.services import (
     matching_runs_sweep,
 )
 from tests.factories import DemandFactory, OfferFactory, OrganizationFactory, SiteFactory
+from tests.matching.test_scoring import CONCEPTS, demand, demands, offer, offers
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +213,51 @@ def test_an_organisation_is_not_matched_with_itself(fly_ash_pair: tuple[Offer, D
         matches_refresh_for_listing(kind="offer", listing_id=offer.pk, version=offer.version) == 0
     )
     assert not Match.objects.exists()
+
+
+# Few codes and categories, so that pairs often share them and differ in their concepts.
+_concepts = st.frozensets(st.sampled_from(CONCEPTS), max_size=3)
+_small_offers = st.builds(
+    offer,
+    resource_type=st.sampled_from(("material", "material", "energy")),
+    low_code=st.sampled_from(("", "100102", "020304")),
+    category_path=st.sampled_from(((), ("minerals", "ashes"))),
+    concepts=_concepts,
+)
+_small_demands = st.builds(
+    demand,
+    low_code=st.sampled_from(("", "100101")),
+    category_path=st.sampled_from(((), ("minerals", "ashes", "fly-ash"))),
+    accepted_codes=st.sampled_from((frozenset(), frozenset({"10"}))),
+    concepts=_concepts,
+)
+
+
+@given(
+    st.lists(st.one_of(offers(), _small_offers), min_size=1, max_size=6),
+    st.lists(st.one_of(demands(), _small_demands), min_size=1, max_size=6),
+    st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=40),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_chunk_words_each_pair_with_its_structural_match(
+    offer_profiles: list[OfferProfile],
+    demand_profiles: list[DemandProfile],
+    pairs: list[tuple[int, int]],
+) -> None:
+    """Memoised apart, the codes' and the concepts' parts give ``structural_match`` of each
+    pair, batch after batch."""
+    oi = np.array([o % len(offer_profiles) for o, _ in pairs], dtype=np.int64)
+    dj = np.array([d % len(demand_profiles) for _, d in pairs], dtype=np.int64)
+    found = SimpleNamespace(
+        oi=oi,
+        dj=dj,
+        offers=SimpleNamespace(profiles=offer_profiles),
+        demands=SimpleNamespace(profiles=demand_profiles),
+    )
+    structural = _Structural(found)  # type: ignore[arg-type]
+    halves = np.array_split(np.arange(len(pairs))[::-1], 2)
+    for rows in halves:
+        got = [structural.matches[i] for i in structural.of(rows).tolist()]
+        assert got == [
+            structural_match(offer_profiles[oi[r]], demand_profiles[dj[r]]) for r in rows.tolist()
+        ]
