@@ -67,6 +67,12 @@ class Command(BaseCommand):
             help="Offers and demands of the full rematch (default 100000; 0 skips it).",
         )
         parser.add_argument("--workers", type=int, default=2, help="Worker processes (2).")
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=3,
+            help="Full rematches per index mode, the modes taken in turn (3).",
+        )
         parser.add_argument("--samples", type=int, default=50, help="Incremental samples (50).")
         parser.add_argument(
             "--naive", type=int, default=300, help="Offers and demands of the naive loop (300)."
@@ -94,8 +100,8 @@ class Command(BaseCommand):
                 "set DATABASE_URL to one whose name contains 'bench', or pass --force",
                 returncode=2,
             )
-        if opts["workers"] < 1 or opts["samples"] < 1:
-            raise CommandError("--workers and --samples must be at least 1", returncode=2)
+        if opts["workers"] < 1 or opts["samples"] < 1 or opts["repeat"] < 1:
+            raise CommandError("--workers, --samples and --repeat must be at least 1", returncode=2)
         bench.isolate()
         sizes = _sizes(opts["sizes"])
         skipped = [s for s in sizes if opts["skip_1m"] and s >= 1_000_000]
@@ -123,7 +129,8 @@ class Command(BaseCommand):
             if size == full_size:
                 seconds = bench.ensure(Offer, full_size, seed=seed + 10_000_000)
                 self._say(f"{full_size:,} offers in the database ({seconds:.0f} s to insert)")
-                for index in bench.INDEX_MODES:
+                # In turn, so that a slower spell of this shared machine falls on each mode.
+                for index in [*bench.INDEX_MODES] * opts["repeat"]:
                     run = bench.full_rematch(workers=opts["workers"], index=index)
                     full.append(run)
                     self._say(
