@@ -293,7 +293,7 @@ MATCHING_RUN_REQUEUE_AFTER_SECONDS = env.int(
 MATCHING_RUN_WORKERS = env.int("MATCHING_RUN_WORKERS", default=2)
 MATCHING_INDEX_FULL_CHECK_SECONDS = env.float("MATCHING_INDEX_FULL_CHECK_SECONDS", default=60.0)
 # A Celery worker's main process builds the demand index before its pool forks, for the
-# children to share (matching.services.matching_worker_prepare).
+# children to share; it imports the engine either way (matching.services.matching_worker_prepare).
 MATCHING_WORKER_PREPARE = env.bool("MATCHING_WORKER_PREPARE", default=True)
 # An introduced match unanswered this long is overdue in the queue and its company is reminded.
 MATCHING_REMINDER_DAYS = env.int("MATCHING_REMINDER_DAYS", default=7)
