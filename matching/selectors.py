@@ -154,11 +154,6 @@ def _concepts(text: str) -> frozenset[str]:
     return Thesaurus.default().concepts_in(text)
 
 
-@functools.lru_cache(maxsize=1 << 12)
-def _stored(concepts: str) -> frozenset[str]:
-    return _shared(frozenset(concepts.split()))
-
-
 def _row_concepts(row: dict[str, Any], text: str) -> frozenset[str]:
     """The concepts the listing stored (``listings.services``) while their key still matches
     its words and the thesaurus, else those found in its words again (a row written around
@@ -177,6 +172,12 @@ def _shared(values: frozenset[str]) -> frozenset[str]:
     """One object for equal sets: demands accept a few dozen distinct sets of codes and of
     categories, and a set per demand held 40 MB at 100,000 demands."""
     return values
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _stored(concepts: str) -> frozenset[str]:
+    """The set of a stored concepts string, one object per distinct string."""
+    return _shared(frozenset(concepts.split()))
 
 
 def _base_unit(unit: str) -> str:
