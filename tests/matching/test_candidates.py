@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 from datetime import date, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -541,3 +542,29 @@ def test_the_concepts_key_changes_with_the_thesaurus_names() -> None:
     assert two.stored_concepts(text)[0] == "fly_ash slag"
     with pytest.raises(ValueError, match="one word"):
         Thesaurus([Concept("fly ash", "ash", ("fly ash",), (), "test")])
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])  # one UPDATE per slice, or per row
+def test_listings_written_before_their_concepts_were_stored_get_them_by_migration(
+    vendor: str,
+) -> None:
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("listings.migrations.0009_fill_listing_concepts")
+    offer = _offer(title="Incinerator bottom ash", description="IBA, sieved")  # not via services
+    stored = _demand()
+    stored = listing_services.listing_update(listing=stored, description="fly ash for clinker")
+    Demand.objects.filter(pk=stored.pk).update(concepts="kept")  # a row with a key is left
+    assert Offer.objects.get(pk=offer.pk).concepts_key == ""
+
+    as_vendor = SimpleNamespace(vendor=vendor, cursor=connection.cursor)
+    migration.fill(apps, SimpleNamespace(connection=as_vendor))
+
+    offer = Offer.objects.get(pk=offer.pk)
+    words = selectors.listing_text(offer.title, offer.description)
+    assert (offer.concepts, offer.concepts_key) == Thesaurus.default().stored_concepts(words)
+    assert "incinerator_bottom_ash" in offer.concepts.split()
+    assert Demand.objects.get(pk=stored.pk).concepts == "kept"
