@@ -332,7 +332,7 @@ class Listing(TimeStampedModel):
         blank=True, help_text="Why the engine skipped this listing, if it did."
     )
     # The thesaurus concepts the title and description name, as the matching engine finds them
-    # (matching.text.Thesaurus.stored_concepts), written by listings.services. The engine reads
+    # (matching.selectors.listing_concepts), written by listings.services. The engine reads
     # them while their key still matches the words and the thesaurus, and finds them in the
     # words again otherwise (a row written around the services, a new thesaurus).
     concepts = models.TextField(

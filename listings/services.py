@@ -449,11 +449,9 @@ def _fill_annual_quantity(listing: Listing) -> None:
 def _fill_concepts(listing: Listing) -> None:
     """Store the thesaurus concepts of the listing's words, for the matching engine to read
     instead of scanning the words each time it loads the listing."""
-    from matching.selectors import listing_text
-    from matching.text import Thesaurus
+    from matching.selectors import listing_concepts
 
-    words = listing_text(listing.title, listing.description)
-    listing.concepts, listing.concepts_key = Thesaurus.default().stored_concepts(words)
+    listing.concepts, listing.concepts_key = listing_concepts(listing.title, listing.description)
 
 
 def _request_matching(listing: Listing) -> None:

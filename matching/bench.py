@@ -225,14 +225,9 @@ def _texts(
 
 
 def _stored_concepts(titles: Sequence[str], descriptions: Sequence[str]) -> dict[str, list[str]]:
-    from .selectors import listing_text
-    from .text import Thesaurus
+    from .selectors import listing_concepts
 
-    thesaurus = Thesaurus.default()
-    stored = [
-        thesaurus.stored_concepts(listing_text(title, description))
-        for title, description in zip(titles, descriptions, strict=True)
-    ]
+    stored = [listing_concepts(t, d) for t, d in zip(titles, descriptions, strict=True)]
     return {"concepts": [c for c, _ in stored], "concepts_key": [k for _, k in stored]}
 
 
@@ -608,10 +603,8 @@ def worker_parent(run_jobs: Any, events: Any, *, workers: int, index: str) -> No
     from .services import matching_worker_prepare
 
     isolate()
-    if index == "cold":  # as with MATCHING_WORKER_PREPARE off: the engine imported, no index
-        matching_worker_prepare(build_index=False)
-    if index == "prewarmed":
-        matching_worker_prepare()
+    if index != "fresh":  # cold: as with MATCHING_WORKER_PREPARE off, the engine but no index
+        matching_worker_prepare(build_index=index == "prewarmed")
     events.put("ready")
     run_id = run_jobs.get()
     if index == "fresh":

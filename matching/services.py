@@ -40,7 +40,6 @@ from .candidates import (
     IndexPart,
     ListingTable,
     best_routes,
-    collector_paused,
     gather,
     listing_matches,
     mode_name,
@@ -854,10 +853,9 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
     in_chunk = Q(id__gte=chunk.first_offer_id, id__lte=chunk.last_offer_id)
     clock = _Clock()
     errors: dict[int, str] = {}
-    with collector_paused():
-        offers = selectors.scored_listings(
-            "offer", selectors.published_offers().filter(in_chunk), errors=errors
-        )
+    offers = selectors.scored_listings(
+        "offer", selectors.published_offers().filter(in_chunk), errors=errors
+    )
     for offer_id, message in errors.items():  # odd data: skipped, and the facilitator sees why
         Offer.objects.filter(pk=offer_id).update(needs_matching=False, matching_error=message)
     router, _ = reference(fresh=True)
@@ -865,8 +863,7 @@ def matching_run_chunk_process(*, run_id: int, chunk_index: int, inline: bool = 
     scope = Q(offer_id__gte=chunk.first_offer_id, offer_id__lte=chunk.last_offer_id)
     found: Found | None = None
     if offers:
-        with collector_paused():
-            table = ListingTable.build("offer", offers, router)
+        table = ListingTable.build("offer", offers, router)
         table = table.take(spatial_order(table))
         clock.lap("offers")
         parts = side_cache("demand").parts(router, full_check=True)

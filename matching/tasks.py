@@ -24,14 +24,20 @@ _ON_SCHEDULE = {**_IDEMPOTENT, "max_retries": 3}
 
 
 @worker_init.connect
-def matching_worker_init(**_: object) -> None:
-    """In the worker's main process, before the pool forks: the engine imported, and the
-    demand index built if ``MATCHING_WORKER_PREPARE``."""
+def matching_worker_init(sender: object = None, **_: object) -> None:
+    """In the main process of a worker whose pool forks (prefork), before it forks: the engine
+    imported, and the demand index built if ``MATCHING_WORKER_PREPARE``. A solo or threads pool
+    runs its tasks in this process: there is nothing to share, and it loads what it needs
+    when a task first needs it."""
+    from celery.concurrency import get_implementation
+    from celery.concurrency.prefork import TaskPool
     from django.conf import settings
 
     from matching.services import matching_worker_prepare
 
-    matching_worker_prepare(build_index=settings.MATCHING_WORKER_PREPARE)
+    pool = getattr(sender, "pool_cls", None)
+    if pool is not None and issubclass(get_implementation(pool), TaskPool):
+        matching_worker_prepare(build_index=settings.MATCHING_WORKER_PREPARE)
 
 
 @shared_task(

@@ -17,5 +17,3 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
-# The tests' in-process Celery workers fork no pool; a test turns it on where it checks it.
-MATCHING_WORKER_PREPARE = False

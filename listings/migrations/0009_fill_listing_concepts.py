@@ -1,6 +1,6 @@
 """Store the thesaurus concepts of the listings written before they were stored (0008).
 
-The concepts are the matching engine's (matching.text.Thesaurus.stored_concepts), computed in
+The concepts are what listings.services stores (matching.selectors.listing_concepts), computed in
 Python a slice of BATCH ids at a time and written back in one UPDATE per slice (on SQLite, the
 demo, row by row), each slice committed on its own (the migration is not atomic). Rows that
 already have a key are left as they are. Running it under a later thesaurus is safe: the key
@@ -14,10 +14,8 @@ BATCH = 5_000
 
 
 def fill(apps, schema_editor):
-    from matching.selectors import listing_text
-    from matching.text import Thesaurus
+    from matching.selectors import listing_concepts
 
-    thesaurus = Thesaurus.default()
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         for table in ("listings_offer", "listings_demand"):
@@ -32,7 +30,7 @@ def fill(apps, schema_editor):
                     [start, start + BATCH],
                 )
                 rows = [
-                    (*thesaurus.stored_concepts(listing_text(title, description)), pk)
+                    (*listing_concepts(title, description), pk)
                     for pk, title, description in cursor.fetchall()
                 ]
                 if not rows:

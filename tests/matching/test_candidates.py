@@ -461,11 +461,17 @@ def test_a_worker_builds_the_demand_index_before_its_pool_forks(settings) -> Non
 
     assert matching_worker_init in worker_init._live_receivers(None)
     demands = {_demand(lat=51.0 + 0.02 * n, lon=4.0 + 0.02 * n).pk for n in range(3)}
-    settings.MATCHING_WORKER_PREPARE = False
+    prefork, solo = SimpleNamespace(pool_cls="prefork"), SimpleNamespace(pool_cls="solo")
     candidates.caches_clear()
     frozen = gc.get_freeze_count()
+    matching_worker_init(sender=solo)  # tasks run in this process: nothing to share
+    assert candidates._REFERENCE.router is None
+    assert connection.connection is not None
+    assert gc.get_freeze_count() == frozen
+
+    settings.MATCHING_WORKER_PREPARE = False
     try:  # off: the engine and its reference tables are read, the children build their index
-        matching_worker_init(sender=None)
+        matching_worker_init(sender=prefork)
         assert side_cache("demand").main is None
         assert candidates._REFERENCE.router is not None
         assert connection.connection is None
@@ -477,7 +483,7 @@ def test_a_worker_builds_the_demand_index_before_its_pool_forks(settings) -> Non
     candidates.caches_clear()
     frozen = gc.get_freeze_count()
     try:
-        matching_worker_init(sender=None)
+        matching_worker_init(sender=prefork)
         assert set(side_cache("demand").live_state()) == demands
         assert connection.connection is None  # the children must open their own
         assert gc.get_freeze_count() > frozen  # out of the collector's passes: pages stay shared
